@@ -1,0 +1,1 @@
+//! cuelab-analysis (being written).

@@ -1,0 +1,54 @@
+//! `cuelab`: the command line. Argument parsing and wiring only; every algorithm lives in a
+//! library crate. Errors are reported with their context chain; invalid input exits 2, any other
+//! failure exits 1.
+
+mod cmd;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run and analyse film-music psychology experiments.
+#[derive(Debug, Parser)]
+#[command(name = "cuelab", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check protocols: exit 0 if valid, 2 with file:line:col diagnostics if not.
+    Validate(cmd::validate::Args),
+    /// Show a participant's trial plan, or the counterbalancing table for N participants.
+    Plan(cmd::plan::Args),
+    /// Check this machine: audio device, timing, video decoding.
+    Check(cmd::check::Args),
+    /// Print benchmark figures for the real-time and decoding paths.
+    Bench(cmd::bench::Args),
+    /// Analyse data with a plan or with options given here.
+    Analyze(cmd::analyze::Args),
+    /// Run every plan in analysis/ on its dataset and compare with the recorded results.
+    Reproduce(cmd::reproduce::Args),
+    /// First contact: a bundled study planned and analysed, report written. No sound card or
+    /// display needed.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => cmd::validate::run(a),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Check(a) => cmd::check::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Reproduce(a) => cmd::reproduce::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => error::report(&err),
+    }
+}

@@ -1,0 +1,21 @@
+//! The shared vocabulary of cuelab: identifiers, time units, response values and the
+//! column names and types of the data cuelab writes.
+//!
+//! Key design decision: this crate does no I/O and depends on no other workspace crate, so
+//! every other crate can agree on units and names without agreeing on anything else. Time is
+//! always an integer: nanoseconds on the session clock ([`SessionTime`]) or sample frames
+//! ([`Frames`]); floating-point milliseconds appear only at the edges (reports, exports).
+//!
+//! ```
+//! use cuelab_core::{Frames, SessionTime};
+//! let t = SessionTime::from_millis(1500);
+//! assert_eq!(t.to_frames(48_000), Frames(72_000));
+//! assert_eq!(Frames(72_000).to_session_time(48_000), t);
+//! ```
+
+pub mod ids;
+pub mod schema;
+pub mod time;
+
+pub use ids::{IdError, ParticipantId};
+pub use time::{Frames, SessionTime};

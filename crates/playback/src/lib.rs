@@ -1,0 +1,1 @@
+//! cuelab-playback (being written).

@@ -1,0 +1,1 @@
+//! cuelab-protocol (being written).

@@ -1,0 +1,1 @@
+//! cuelab-stats (being written).
