@@ -1,1 +1,4 @@
-//! cuelab-playback (being written).
+//! cuelab-playback (being written): audio engine, stimulus decoding, video decoding and the
+//! audio-mastered frame clock, virtual devices.
+
+pub mod video;

@@ -1,0 +1,1 @@
+//! Video decoding and the audio-mastered frame clock (being written).
