@@ -1,0 +1,272 @@
+//! Presenting one clip with its soundtrack, and the trial timing record that proves the sync.
+
+use std::fmt;
+
+use cuelab_core::SessionTime;
+
+use super::frame_clock::{Choice, FrameClock, FrameQueue};
+use super::{ClipDecoder, Display, VideoError, VideoFrame};
+
+/// The soundtrack side of a clip presentation, as the presentation loop sees it: start at an
+/// instant, then report the measured onset and the xruns. An adapter over the audio engine implements it; a trial with no music (a "silence" condition) passes `None`.
+pub trait SoundtrackOutput {
+    /// Schedules the soundtrack's first sample to play at `at` on the session clock.
+    fn start_at(&mut self, at: SessionTime) -> Result<(), VideoError>;
+
+    /// What is known now. Called once per refresh (after each flip) and once at the end; a
+    /// virtual device renders up to the session clock's now here.
+    fn poll(&mut self) -> Result<AudioStatus, VideoError>;
+}
+
+/// The soundtrack's state as reported by the audio engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AudioStatus {
+    /// The measured onset: the device timestamp of the first sample, on the session clock,
+    /// once the engine has reported it.
+    pub onset: Option<SessionTime>,
+    /// Output underruns since [`SoundtrackOutput::start_at`].
+    pub xruns: u64,
+}
+
+/// How to present a clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresentConfig {
+    /// The protocol's audio − video offset: positive = the music starts after the first frame.
+    pub av_offset: SessionTime,
+    /// How far ahead of now the first frame is planned, so the audio engine has time to place
+    /// the soundtrack's first sample (at least the device's output latency plus one buffer, and
+    /// more than a negative `av_offset`).
+    pub lead: SessionTime,
+    /// See [`FrameClock::tolerance`].
+    pub tolerance: SessionTime,
+    /// A trial whose measured audio − video offset differs from `av_offset` by more than this
+    /// is flagged.
+    pub max_av_error: SessionTime,
+}
+
+impl Default for PresentConfig {
+    fn default() -> Self {
+        Self {
+            av_offset: SessionTime::ZERO,
+            lead: SessionTime::from_millis(100),
+            tolerance: super::frame_clock::DEFAULT_TOLERANCE,
+            max_av_error: SessionTime::from_millis(1),
+        }
+    }
+}
+
+/// Why a trial's timing is not clean.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TimingFlag {
+    /// The measured audio − video offset missed the protocol's by more than the allowed error.
+    AvOffset {
+        /// Measured audio − video, ms.
+        measured_ms: f64,
+        /// The protocol's audio − video, ms.
+        wanted_ms: f64,
+    },
+    /// Frames were skipped.
+    DroppedFrames(u64),
+    /// The audio device under-ran while the clip played.
+    Xruns(u64),
+    /// The audio engine never reported the soundtrack's onset.
+    NoAudioOnset,
+    /// No frame of the clip was shown.
+    NoVideo,
+    /// The first frame was not shown on the planned refresh.
+    FirstFlipMissed {
+        /// Actual first flip − planned first flip, ms.
+        late_by_ms: f64,
+    },
+    /// Refreshes became visible later than predicted (missed vsync).
+    LateFlips(u64),
+}
+
+impl fmt::Display for TimingFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimingFlag::AvOffset {
+                measured_ms,
+                wanted_ms,
+            } => write!(
+                f,
+                "audio-video offset {measured_ms:.3} ms, protocol asks {wanted_ms:.3} ms"
+            ),
+            TimingFlag::DroppedFrames(n) => write!(f, "{n} frame(s) dropped"),
+            TimingFlag::Xruns(n) => write!(f, "{n} audio xrun(s)"),
+            TimingFlag::NoAudioOnset => write!(f, "no measured audio onset"),
+            TimingFlag::NoVideo => write!(f, "no video frame shown"),
+            TimingFlag::FirstFlipMissed { late_by_ms } => {
+                write!(
+                    f,
+                    "first frame {late_by_ms:.3} ms after its planned refresh"
+                )
+            }
+            TimingFlag::LateFlips(n) => write!(f, "{n} refresh(es) later than predicted"),
+        }
+    }
+}
+
+/// The timing record of one clip presentation (one trial). Column names in
+/// `cuelab_core::schema` (`scheduled_onset_ns`, `audio_onset_ns`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialTiming {
+    /// The planned flip of the clip's first frame.
+    pub scheduled_onset: SessionTime,
+    /// The instant the soundtrack was asked to start: `scheduled_onset + av_offset`.
+    pub scheduled_audio_onset: Option<SessionTime>,
+    /// Measured audio onset (device timestamp of the first sample), from the engine.
+    pub audio_onset: Option<SessionTime>,
+    /// Measured video onset: the flip time of the first frame shown.
+    pub video_onset: Option<SessionTime>,
+    /// The protocol's audio − video offset, ms.
+    pub wanted_av_offset_ms: f64,
+    /// Measured audio − video onset, ms (negative = audio first).
+    pub av_offset_ms: Option<f64>,
+    /// Distinct frames shown.
+    pub frames_shown: u64,
+    /// Frames skipped.
+    pub frames_dropped: u64,
+    /// Refreshes that showed the previous frame again (expected when the clip's rate is below
+    /// the refresh rate).
+    pub frames_repeated: u64,
+    /// Refreshes that became visible later than predicted.
+    pub late_flips: u64,
+    /// Audio xruns while the clip played.
+    pub xruns: u64,
+    /// The flip at which the clip ended (its last frame was taken off screen).
+    pub video_offset: Option<SessionTime>,
+    /// `true` when anything is off; the reasons are in `flags`.
+    pub flagged: bool,
+    /// Why the trial is flagged (empty when clean).
+    pub flags: Vec<TimingFlag>,
+}
+
+impl FrameQueue for ClipDecoder {
+    type Frame = VideoFrame;
+    type Error = VideoError;
+
+    fn peek_timing(&mut self) -> Result<Option<(SessionTime, SessionTime)>, VideoError> {
+        Ok(self.peek()?.map(|f| (f.pts(), f.duration())))
+    }
+
+    fn pop(&mut self) -> Result<Option<VideoFrame>, VideoError> {
+        self.next_frame()
+    }
+
+    fn discard(&mut self, frame: VideoFrame) {
+        self.recycle(frame);
+    }
+}
+
+fn ms(t: SessionTime) -> f64 {
+    t.as_millis_f64()
+}
+
+/// Presents one clip: plans the first frame on a refresh at least `config.lead` from now, asks
+/// `soundtrack` to start at that flip + `config.av_offset`, then runs the refresh loop with the
+/// frame clock slaved to the soundtrack's measured onset (the planned onset until the engine
+/// reports it) until the clip's last frame has had its time. Returns the trial timing record.
+///
+/// `queue` is usually a [`ClipDecoder`] opened (and so decoding ahead) before the trial.
+pub fn present<Q, D>(
+    queue: &mut Q,
+    display: &mut D,
+    mut soundtrack: Option<&mut dyn SoundtrackOutput>,
+    config: &PresentConfig,
+) -> Result<TrialTiming, VideoError>
+where
+    Q: FrameQueue<Frame = VideoFrame, Error = VideoError>,
+    D: Display + ?Sized,
+{
+    let planned_flip = display.refresh_at_or_after(display.now() + config.lead);
+    let scheduled_audio_onset = planned_flip + config.av_offset;
+    if let Some(out) = soundtrack.as_deref_mut() {
+        out.start_at(scheduled_audio_onset)?;
+    }
+    let mut clock = FrameClock::new(planned_flip, config.tolerance);
+    let mut audio = AudioStatus::default();
+    let mut video_onset = None;
+    let mut late_flips = 0u64;
+
+    let video_offset = loop {
+        if let Some(out) = soundtrack.as_deref_mut() {
+            audio = out.poll()?;
+            if let Some(onset) = audio.onset {
+                clock.set_origin(onset - config.av_offset);
+            }
+        }
+        let predicted = display.next_flip();
+        let choice = clock.choose(predicted, queue)?;
+        if choice == Choice::Finished {
+            // The refresh that takes the last frame off screen; the caller draws what follows.
+            break predicted;
+        }
+        let frame = match choice {
+            Choice::New(_) | Choice::Repeat(_) => clock.current(),
+            Choice::BeforeStart | Choice::Finished => None,
+        };
+        let flip = display.present(frame)?;
+        if flip > predicted {
+            late_flips += 1;
+        }
+        if video_onset.is_none() && matches!(choice, Choice::New(_)) {
+            video_onset = Some(flip);
+        }
+    };
+    if let Some(out) = soundtrack.as_deref_mut() {
+        audio = out.poll()?;
+    }
+
+    let counts = clock.counts();
+    let wanted_av_offset_ms = ms(config.av_offset);
+    let av_offset = match (audio.onset, video_onset) {
+        (Some(a), Some(v)) => Some(a - v),
+        _ => None,
+    };
+    let mut flags = Vec::new();
+    if let Some(d) = av_offset
+        && (d - config.av_offset).as_nanos().abs() > config.max_av_error.as_nanos()
+    {
+        flags.push(TimingFlag::AvOffset {
+            measured_ms: ms(d),
+            wanted_ms: wanted_av_offset_ms,
+        });
+    }
+    if soundtrack.is_some() && audio.onset.is_none() {
+        flags.push(TimingFlag::NoAudioOnset);
+    }
+    match video_onset {
+        None => flags.push(TimingFlag::NoVideo),
+        Some(v) if v != planned_flip => flags.push(TimingFlag::FirstFlipMissed {
+            late_by_ms: ms(v - planned_flip),
+        }),
+        Some(_) => {}
+    }
+    if counts.dropped > 0 {
+        flags.push(TimingFlag::DroppedFrames(counts.dropped));
+    }
+    if audio.xruns > 0 {
+        flags.push(TimingFlag::Xruns(audio.xruns));
+    }
+    if late_flips > 0 {
+        flags.push(TimingFlag::LateFlips(late_flips));
+    }
+    Ok(TrialTiming {
+        scheduled_onset: planned_flip,
+        scheduled_audio_onset: soundtrack.is_some().then_some(scheduled_audio_onset),
+        audio_onset: audio.onset,
+        video_onset,
+        wanted_av_offset_ms,
+        av_offset_ms: av_offset.map(ms),
+        frames_shown: counts.shown,
+        frames_dropped: counts.dropped,
+        frames_repeated: counts.repeated,
+        late_flips,
+        xruns: audio.xruns,
+        video_offset: Some(video_offset),
+        flagged: !flags.is_empty(),
+        flags,
+    })
+}
