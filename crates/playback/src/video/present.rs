@@ -270,3 +270,189 @@ where
         flags,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::clock::{Clock, VirtualClock};
+    use crate::video::{DecodeConfig, VirtualDisplay};
+
+    /// An audio output that plays exactly `late` after the asked instant and reports the onset
+    /// `report_ahead` before it is heard (as an engine does when it renders the buffer).
+    struct FakeAudio {
+        clock: VirtualClock,
+        late: SessionTime,
+        report_ahead: SessionTime,
+        xruns: u64,
+        asked: Option<SessionTime>,
+    }
+
+    impl FakeAudio {
+        fn new(clock: &VirtualClock) -> Self {
+            Self {
+                clock: clock.clone(),
+                late: SessionTime::ZERO,
+                report_ahead: SessionTime::from_millis(5),
+                xruns: 0,
+                asked: None,
+            }
+        }
+    }
+
+    impl SoundtrackOutput for FakeAudio {
+        fn start_at(&mut self, at: SessionTime) -> Result<(), VideoError> {
+            self.asked = Some(at);
+            Ok(())
+        }
+        fn poll(&mut self) -> Result<AudioStatus, VideoError> {
+            let onset = self
+                .asked
+                .map(|at| at + self.late)
+                .filter(|&onset| self.clock.now() >= onset - self.report_ahead);
+            Ok(AudioStatus {
+                onset,
+                xruns: self.xruns,
+            })
+        }
+    }
+
+    fn clip_30fps() -> ClipDecoder {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/video/testsrc_160x120_30fps_2s.mp4");
+        ClipDecoder::open(&path, &DecodeConfig::default()).unwrap()
+    }
+
+    fn run(
+        hz: u32,
+        audio: Option<&mut FakeAudio>,
+        av_offset_ms: i64,
+    ) -> (TrialTiming, VirtualDisplay) {
+        let clock = match &audio {
+            Some(a) => a.clock.clone(),
+            None => VirtualClock::new(),
+        };
+        clock.advance(SessionTime::from_millis(1234));
+        let mut display = VirtualDisplay::new(clock, hz);
+        let config = PresentConfig {
+            av_offset: SessionTime::from_millis(av_offset_ms),
+            ..PresentConfig::default()
+        };
+        let mut clip = clip_30fps();
+        let timing = present(
+            &mut clip,
+            &mut display,
+            audio.map(|a| a as &mut dyn SoundtrackOutput),
+            &config,
+        )
+        .unwrap();
+        (timing, display)
+    }
+
+    #[test]
+    fn in_sync_trials_are_clean_and_show_every_frame() {
+        for offset in [0i64, 20, -20] {
+            let clock = VirtualClock::new();
+            let mut audio = FakeAudio::new(&clock);
+            let (t, display) = run(60, Some(&mut audio), offset);
+            assert_eq!(t.flags, vec![], "offset {offset}");
+            assert!(!t.flagged);
+            assert_eq!(t.av_offset_ms, Some(offset as f64));
+            assert_eq!(t.video_onset, Some(t.scheduled_onset));
+            // Planned at least 100 ms after now (1234 ms), on a 60 Hz refresh: 1350 ms.
+            assert_eq!(t.scheduled_onset, SessionTime::from_millis(1350));
+            assert_eq!(
+                t.scheduled_audio_onset,
+                Some(t.scheduled_onset + SessionTime::from_millis(offset))
+            );
+            assert_eq!(
+                (t.frames_shown, t.frames_dropped, t.frames_repeated),
+                (60, 0, 60)
+            );
+            assert_eq!(
+                t.video_offset,
+                Some(t.scheduled_onset + SessionTime::from_millis(2000))
+            );
+            assert_eq!(display.last_frame(), Some(59));
+        }
+    }
+
+    #[test]
+    fn audio_late_by_more_than_a_millisecond_is_flagged() {
+        let clock = VirtualClock::new();
+        let mut audio = FakeAudio::new(&clock);
+        audio.late = SessionTime::from_millis(5);
+        let (t, _) = run(60, Some(&mut audio), 0);
+        assert!(t.flagged);
+        assert_eq!(
+            t.flags,
+            vec![TimingFlag::AvOffset {
+                measured_ms: 5.0,
+                wanted_ms: 0.0
+            }]
+        );
+    }
+
+    #[test]
+    fn audio_known_late_before_the_first_flip_moves_the_picture_and_is_flagged() {
+        // The engine reports the 5 ms late onset before the planned flip: the frame clock, slaved
+        // to it, holds the first frame to the next refresh. The record says so.
+        let clock = VirtualClock::new();
+        let mut audio = FakeAudio::new(&clock);
+        audio.late = SessionTime::from_millis(5);
+        audio.report_ahead = SessionTime::from_millis(50);
+        let (t, _) = run(60, Some(&mut audio), 0);
+        assert!(t.flagged);
+        // The refresh after 1350 ms at 60 Hz: refresh 82, at 82/60 s rounded down.
+        assert_eq!(t.video_onset, Some(SessionTime(1_366_666_666)));
+        assert!(matches!(t.flags[0], TimingFlag::AvOffset { .. }));
+        assert!(matches!(t.flags[1], TimingFlag::FirstFlipMissed { .. }));
+        let av = t.av_offset_ms.unwrap();
+        // Audio at 1355 ms, picture at 1366.666666 ms.
+        assert_eq!(av, -11.666666);
+    }
+
+    #[test]
+    fn xruns_flag_the_trial() {
+        let clock = VirtualClock::new();
+        let mut audio = FakeAudio::new(&clock);
+        audio.xruns = 2;
+        let (t, _) = run(60, Some(&mut audio), 0);
+        assert_eq!(t.xruns, 2);
+        assert_eq!(t.flags, vec![TimingFlag::Xruns(2)]);
+    }
+
+    #[test]
+    fn a_silent_trial_has_no_audio_and_no_offset_and_is_clean() {
+        let (t, _) = run(60, None, 0);
+        assert_eq!(t.audio_onset, None);
+        assert_eq!(t.scheduled_audio_onset, None);
+        assert_eq!(t.av_offset_ms, None);
+        assert!(!t.flagged, "{:?}", t.flags);
+        assert_eq!(t.frames_shown, 60);
+    }
+
+    #[test]
+    fn a_slow_display_drops_frames_and_flags_them() {
+        let clock = VirtualClock::new();
+        let mut audio = FakeAudio::new(&clock);
+        let (t, _) = run(20, Some(&mut audio), 0);
+        // 60 frames at 30 fps on a 20 Hz display: 40 shown, 20 dropped.
+        assert_eq!((t.frames_shown, t.frames_dropped), (40, 20));
+        assert!(t.flags.contains(&TimingFlag::DroppedFrames(20)));
+        assert!(t.flagged);
+    }
+
+    #[test]
+    fn flags_read_as_sentences() {
+        let flag = TimingFlag::AvOffset {
+            measured_ms: 3.25,
+            wanted_ms: 0.0,
+        };
+        assert_eq!(
+            flag.to_string(),
+            "audio-video offset 3.250 ms, protocol asks 0.000 ms"
+        );
+    }
+}
