@@ -1,5 +1,19 @@
-//! cuelab-playback (being written): audio engine, stimulus decoding, video decoding and the
-//! audio-mastered frame clock, virtual devices.
+//! cuelab-playback: the audio engine, stimulus decoding, video decoding and the audio-mastered
+//! frame clock, virtual devices.
+//!
+//! Key design decision: the audio render core ([`engine::Renderer`]) is plain code over
+//! `&mut [f32]` that knows nothing about devices. A real device ([`cpal_device`]) and the
+//! [`virtual_device`] both call the same `render`, passing the session time at which the
+//! buffer's first frame will be played; so scheduled starts, measured onsets and xrun counting
+//! are tested to the sample on the virtual device and are the same code on a sound card. Time
+//! comes from a [`clock::Clock`], real or virtual, never from `Instant::now()` directly.
+//!
+//! The usual flow: decode stimuli ahead of the session ([`decode`]) into `Arc<sound::Sound>`s
+//! at the device rate; open a device to get an [`engine::Engine`]; `start` sounds at session
+//! instants; read `Started`/`Ended`/`Xrun` events for the measured onsets.
 
 pub mod clock;
+pub mod engine;
+pub mod sound;
 pub mod video;
+pub mod virtual_device;
