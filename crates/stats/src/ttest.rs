@@ -1,0 +1,223 @@
+//! Paired t-tests, all pairwise paired comparisons over the cells of a within-subject design,
+//! and p-value adjustment as R's `p.adjust`.
+
+use crate::cells::CellMatrix;
+use crate::dist::{t_quantile, t_two_sided};
+use crate::error::{Result, StatsError, check_conf_level, check_finite};
+
+/// A paired t-test of `x − y` (R: `t.test(x, y, paired = TRUE)`), with Cohen's d_z.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PairedT {
+    /// Number of pairs.
+    pub n: usize,
+    /// Mean of the differences `x − y`.
+    pub mean_diff: f64,
+    /// Sample standard deviation (n − 1) of the differences.
+    pub sd_diff: f64,
+    /// Standard error of the mean difference, `sd_diff / sqrt(n)`.
+    pub se: f64,
+    /// t statistic, `mean_diff / se`.
+    pub t: f64,
+    /// Degrees of freedom, `n − 1`.
+    pub df: f64,
+    /// Two-sided p-value.
+    pub p: f64,
+    /// Confidence level of the interval, e.g. 0.95.
+    pub conf_level: f64,
+    /// Lower bound of the confidence interval of the mean difference.
+    pub ci_lower: f64,
+    /// Upper bound of the confidence interval of the mean difference.
+    pub ci_upper: f64,
+    /// Cohen's d_z: `mean_diff / sd_diff` (signed like the difference).
+    pub dz: f64,
+}
+
+/// Paired t-test of `x − y`.
+///
+/// ```
+/// let x = [43.0, 18.0, 68.0, 26.0];
+/// let y = [50.0, 40.0, 75.0, 44.0];
+/// let t = cuelab_stats::paired_t(&x, &y, 0.95).unwrap();
+/// assert_eq!(t.df, 3.0);
+/// assert!(t.mean_diff < 0.0 && t.p < 0.05);
+/// ```
+///
+/// # Errors
+/// Lengths differ, fewer than 2 pairs, a non-finite value, a confidence level outside (0, 1),
+/// or all differences equal ([`StatsError::Degenerate`]: t is undefined).
+pub fn paired_t(x: &[f64], y: &[f64], conf_level: f64) -> Result<PairedT> {
+    if x.len() != y.len() {
+        return Err(StatsError::LengthMismatch {
+            what: "paired y",
+            expected: x.len(),
+            actual: y.len(),
+        });
+    }
+    check_finite("paired x", x)?;
+    check_finite("paired y", y)?;
+    let diffs: Vec<f64> = x.iter().zip(y).map(|(a, b)| a - b).collect();
+    one_sample_t(&diffs, conf_level)
+}
+
+/// One-sample t-test of `d` against 0 (the paired test on differences).
+///
+/// # Errors
+/// As [`paired_t`].
+pub fn one_sample_t(d: &[f64], conf_level: f64) -> Result<PairedT> {
+    check_conf_level(conf_level)?;
+    check_finite("differences", d)?;
+    let n = d.len();
+    if n < 2 {
+        return Err(StatsError::TooFew {
+            what: "pairs",
+            needed: 2,
+            got: n,
+        });
+    }
+    let nf = n as f64;
+    let mean = d.iter().sum::<f64>() / nf;
+    let var = d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (nf - 1.0);
+    let sd = var.sqrt();
+    if sd == 0.0 {
+        return Err(StatsError::Degenerate("all differences are equal".into()));
+    }
+    let se = sd / nf.sqrt();
+    let t = mean / se;
+    let df = nf - 1.0;
+    let q = t_quantile(0.5 + conf_level / 2.0, df);
+    Ok(PairedT {
+        n,
+        mean_diff: mean,
+        sd_diff: sd,
+        se,
+        t,
+        df,
+        p: t_two_sided(t, df),
+        conf_level,
+        ci_lower: mean - q * se,
+        ci_upper: mean + q * se,
+        dz: mean / sd,
+    })
+}
+
+/// How to adjust p-values for multiple comparisons (R's `p.adjust` methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PAdjust {
+    /// No adjustment.
+    None,
+    /// Holm's step-down method (R: `"holm"`).
+    Holm,
+    /// Bonferroni (R: `"bonferroni"`): `min(1, m p)`.
+    Bonferroni,
+}
+
+/// Adjusts p-values exactly as R's `p.adjust(p, method)`; NaN p-values are kept as NaN and do
+/// not count towards the number of tests (as R's `NA`).
+pub fn p_adjust(p: &[f64], method: PAdjust) -> Vec<f64> {
+    let idx: Vec<usize> = (0..p.len()).filter(|&i| !p[i].is_nan()).collect();
+    let m = idx.len() as f64;
+    let mut out = vec![f64::NAN; p.len()];
+    match method {
+        PAdjust::None => out.clone_from_slice(p),
+        PAdjust::Bonferroni => {
+            for &i in &idx {
+                out[i] = (p[i] * m).min(1.0);
+            }
+        }
+        PAdjust::Holm => {
+            // R: i <- seq_len(lp); o <- order(p); ro <- order(o);
+            //    pmin(1, cummax((n - i + 1L) * p[o]))[ro]
+            let mut order = idx.clone();
+            order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+            let mut running = 0.0_f64;
+            for (rank, &i) in order.iter().enumerate() {
+                let adj = (m - rank as f64) * p[i];
+                running = running.max(adj);
+                out[i] = running.min(1.0);
+            }
+        }
+    }
+    out
+}
+
+/// One pairwise paired comparison of cell `a` against cell `b` (difference `a − b`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PairwiseT {
+    /// Index of the first cell.
+    pub a: usize,
+    /// Index of the second cell.
+    pub b: usize,
+    /// The unadjusted paired test of `a − b`.
+    pub test: PairedT,
+    /// The p-value adjusted over all pairs of this family.
+    pub p_adjusted: f64,
+}
+
+/// All pairwise paired t-tests between cells `a < b` (in the order (0,1), (0,2), …, (1,2), …,
+/// as emmeans' `pairs()`), with `p_adjusted` adjusted over the whole family.
+///
+/// # Errors
+/// Fewer than 2 cells or 2 subjects, a confidence level outside (0, 1), or a pair whose
+/// differences are all equal.
+pub fn pairwise_paired(
+    cells: &CellMatrix<'_>,
+    adjust: PAdjust,
+    conf_level: f64,
+) -> Result<Vec<PairwiseT>> {
+    let k = cells.n_cells();
+    if k < 2 {
+        return Err(StatsError::TooFew {
+            what: "cells for pairwise tests",
+            needed: 2,
+            got: k,
+        });
+    }
+    let mut out = Vec::with_capacity(k * (k - 1) / 2);
+    for a in 0..k {
+        for b in (a + 1)..k {
+            let test = paired_t(&cells.column(a), &cells.column(b), conf_level)?;
+            out.push(PairwiseT {
+                a,
+                b,
+                p_adjusted: test.p,
+                test,
+            });
+        }
+    }
+    let p: Vec<f64> = out.iter().map(|r| r.test.p).collect();
+    for (row, adj) in out.iter_mut().zip(p_adjust(&p, adjust)) {
+        row.p_adjusted = adj;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holm_matches_r_p_adjust() {
+        // R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") = 0.03 0.06 0.06 0.02
+        let adj = p_adjust(&[0.01, 0.04, 0.03, 0.005], PAdjust::Holm);
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (a, w) in adj.iter().zip(want) {
+            assert!((a - w).abs() < 1e-15, "{adj:?}");
+        }
+        // R: p.adjust(c(0.01, 0.04, 0.3), "bonferroni") = 0.03 0.12 0.90
+        let adj = p_adjust(&[0.01, 0.04, 0.3], PAdjust::Bonferroni);
+        assert!(
+            (adj[0] - 0.03).abs() < 1e-15
+                && (adj[1] - 0.12).abs() < 1e-15
+                && (adj[2] - 0.9).abs() < 1e-15
+        );
+    }
+
+    #[test]
+    fn constant_differences_are_degenerate() {
+        let err = paired_t(&[1.0, 2.0, 3.0], &[0.0, 1.0, 2.0], 0.95).unwrap_err();
+        assert!(matches!(err, StatsError::Degenerate(_)));
+    }
+}
