@@ -388,9 +388,9 @@ impl FrameClock {
             return self.anchor_frame + SessionTime(rel).to_frames(rate).0;
         }
         let period = 1e9 / f64::from(rate) + self.drift;
-        // A start within a millionth of a frame after a frame's time counts as on that frame,
-        // so float rounding cannot move a start that lies exactly on a frame.
-        self.anchor_frame + (rel as f64 / period - 1e-6).ceil() as i64
+        // A start within 1 ns after a frame's time counts as on that frame: timestamps are
+        // whole nanoseconds, so float rounding cannot move a start that lies on a frame.
+        self.anchor_frame + ((rel - 1) as f64 / period).ceil() as i64
     }
 
     /// Takes the measured playback time of `frame`; returns true on a discontinuity.
@@ -406,7 +406,8 @@ impl FrameClock {
         }
         let predicted = self.time_of(frame, rate);
         let err = measured_ns - predicted;
-        if err == 0 {
+        // Timestamps are whole nanoseconds, so a 1 ns disagreement is rounding, not drift.
+        if err.abs() <= 1 {
             return false;
         }
         if err.abs() > discontinuity_ns {
