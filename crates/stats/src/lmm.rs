@@ -514,15 +514,17 @@ impl Factored {
     }
 }
 
-/// numDeriv's default Richardson settings.
+/// numDeriv's default Richardson settings: relative step of `jacobian` (and `genD`) and of
+/// `hessian`, which uses a larger one.
 const ND_D: f64 = 1e-4;
+const ND_D_HESSIAN: f64 = 0.1;
 const ND_EPS: f64 = 1e-4;
 const ND_R: usize = 4;
 
-fn nd_steps(x: &[f64]) -> Vec<f64> {
+fn nd_steps(x: &[f64], d: f64) -> Vec<f64> {
     let zero_tol = (f64::EPSILON / 7e-7).sqrt();
     x.iter()
-        .map(|v| (ND_D * v).abs() + if v.abs() < zero_tol { ND_EPS } else { 0.0 })
+        .map(|v| (d * v).abs() + if v.abs() < zero_tol { ND_EPS } else { 0.0 })
         .collect()
 }
 
@@ -537,11 +539,12 @@ fn richardson(a: &mut [f64]) -> f64 {
     a[0]
 }
 
-/// Gradient and Hessian as numDeriv's `genD` (Richardson, d = 1e-4, r = 4, v = 2).
-fn gen_d(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
+/// Gradient and Hessian as numDeriv's `genD` (Richardson with relative step `d`, r = 4, v = 2);
+/// `numDeriv::hessian` calls it with d = 0.1.
+fn gen_d(f: &dyn Fn(&[f64]) -> f64, x: &[f64], d: f64) -> (Vec<f64>, DMatrix<f64>) {
     let n = x.len();
     let f0 = f(x);
-    let h0 = nd_steps(x);
+    let h0 = nd_steps(x, d);
     let mut grad = vec![0.0; n];
     let mut hdiag = vec![0.0; n];
     let shifted = |i: usize, hi: f64, j: Option<(usize, f64)>, sign: f64| {
@@ -589,7 +592,7 @@ fn gen_d(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
 
 /// Jacobian of a matrix-valued function as numDeriv's `jacobian` (Richardson).
 fn jacobian(f: &dyn Fn(&[f64]) -> Option<DMatrix<f64>>, x: &[f64]) -> Option<Vec<DMatrix<f64>>> {
-    let h0 = nd_steps(x);
+    let h0 = nd_steps(x, ND_D);
     let mut out = Vec::with_capacity(x.len());
     for i in 0..x.len() {
         let mut h = h0[i];
@@ -799,7 +802,7 @@ pub fn fit_lmm(
     let mut newton_steps = 0;
     let mut gradient_max = f64::NAN;
     for _ in 0..20 {
-        let (g, h) = gen_d(&dev, &theta);
+        let (g, h) = gen_d(&dev, &theta, ND_D);
         gradient_max = g.iter().fold(0.0, |a: f64, b| a.max(b.abs()));
         let Some(step) = h
             .clone()
@@ -850,7 +853,7 @@ pub fn fit_lmm(
     if options.satterthwaite {
         let mut varpar = theta.clone();
         varpar.push(sigma);
-        let (_, h) = gen_d(&|v: &[f64]| sys.deviance_vp(v, reml), &varpar);
+        let (_, h) = gen_d(&|v: &[f64]| sys.deviance_vp(v, reml), &varpar, ND_D_HESSIAN);
         let eig = SymmetricEigen::new(h);
         hessian_min_eigenvalue = eig
             .eigenvalues
