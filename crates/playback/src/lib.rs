@@ -13,6 +13,7 @@
 //! instants; read `Started`/`Ended`/`Xrun` events for the measured onsets.
 
 pub mod clock;
+pub mod decode;
 pub mod engine;
 pub mod sound;
 pub mod video;
