@@ -518,6 +518,9 @@ impl Factored {
 /// `hessian`, which uses a larger one.
 const ND_D: f64 = 1e-4;
 const ND_D_HESSIAN: f64 = 0.1;
+/// Relative step of the derivatives that polish the optimum (larger than numDeriv's for less
+/// rounding noise; Richardson extrapolation removes the truncation error).
+const ND_D_POLISH: f64 = 1e-3;
 const ND_EPS: f64 = 1e-4;
 const ND_R: usize = 4;
 
@@ -798,12 +801,19 @@ pub fn fit_lmm(
     if !fbest.is_finite() {
         return Err(StatsError::NoConvergence("deviance is not finite".into()));
     }
-    // Newton polish: the deviance is smooth in θ and the Nelder-Mead point is close.
+    // Newton polish. Near the optimum the deviance is too flat for Nelder-Mead's function
+    // comparisons to place θ better than about sqrt(ε); Newton steps on the (Richardson)
+    // gradient do, accepted while the gradient shrinks and the deviance does not rise beyond
+    // rounding.
+    let noise = 1e-10 * (1.0 + fbest.abs());
+    let max_abs = |g: &[f64]| g.iter().fold(0.0, |a: f64, b| a.max(b.abs()));
+    let (mut g, mut h) = gen_d(&dev, &theta, ND_D_POLISH);
+    let mut gradient_max = max_abs(&g);
     let mut newton_steps = 0;
-    let mut gradient_max = f64::NAN;
     for _ in 0..20 {
-        let (g, h) = gen_d(&dev, &theta, ND_D);
-        gradient_max = g.iter().fold(0.0, |a: f64, b| a.max(b.abs()));
+        if gradient_max < 1e-12 {
+            break;
+        }
         let Some(step) = h
             .clone()
             .cholesky()
@@ -812,28 +822,29 @@ pub fn fit_lmm(
             break;
         };
         let mut t = 1.0;
-        let mut improved = false;
-        while t > 1e-4 {
+        let mut accepted = false;
+        while t > 1e-3 {
             let cand: Vec<f64> = theta
                 .iter()
                 .zip(step.iter())
                 .map(|(a, s)| a - t * s)
                 .collect();
             let fc = dev(&cand);
-            if fc <= fbest {
-                let moved = step.iter().fold(0.0, |a: f64, s| a.max((t * s).abs()));
-                theta = cand;
-                fbest = fc;
-                improved = true;
-                newton_steps += 1;
-                if moved < 1e-12 {
-                    t = 0.0;
+            if fc <= fbest + noise {
+                let (g2, h2) = gen_d(&dev, &cand, ND_D_POLISH);
+                let g2max = max_abs(&g2);
+                if g2max < gradient_max {
+                    theta = cand;
+                    fbest = fbest.min(fc);
+                    (g, h, gradient_max) = (g2, h2, g2max);
+                    accepted = true;
+                    newton_steps += 1;
+                    break;
                 }
-                break;
             }
             t /= 2.0;
         }
-        if !improved || t == 0.0 {
+        if !accepted {
             break;
         }
     }

@@ -1,0 +1,103 @@
+//! Mixed ANOVA with an unbalanced between factor (5/7/9 subjects) and two within factors
+//! (3 × 2), type III, against afex (tests/fixtures/anova_unbalanced.*, tests/r/anova_unbalanced.R),
+//! with and without `observed` for the generalized eta squared.
+
+mod common;
+
+use common::{REL, close, fixture, num, read_csv};
+use cuelab_stats::{AnovaInput, BetweenFactor, WithinFactor, anova};
+use serde_json::Value;
+
+fn check(observed: &[&str], want: &Value) {
+    let rows = read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anova_unbalanced.csv"
+    ));
+    let n = 21;
+    let mut values = vec![f64::NAN; n * 6];
+    let mut group = vec![usize::MAX; n];
+    for r in &rows {
+        let s: usize = r["id"][1..].parse::<usize>().unwrap() - 1;
+        let a: usize = r["A"][1..].parse::<usize>().unwrap() - 1;
+        let b: usize = r["B"][1..].parse::<usize>().unwrap() - 1;
+        values[s * 6 + a * 2 + b] = r["y"].parse().unwrap();
+        group[s] = r["G"][1..].parse::<usize>().unwrap() - 1;
+    }
+    let between = [BetweenFactor {
+        name: "G",
+        n_levels: 3,
+        codes: &group,
+    }];
+    let within = [
+        WithinFactor {
+            name: "A",
+            n_levels: 3,
+        },
+        WithinFactor {
+            name: "B",
+            n_levels: 2,
+        },
+    ];
+    let t = anova(&AnovaInput {
+        n_subjects: n,
+        between: &between,
+        within: &within,
+        values: &values,
+        observed,
+    })
+    .unwrap();
+    let effects: Vec<&str> = t.rows.iter().map(|r| r.effect.as_str()).collect();
+    assert_eq!(
+        effects,
+        ["G", "A", "G:A", "B", "G:B", "A:B", "G:A:B"],
+        "car's row order"
+    );
+    let want = want.as_array().unwrap();
+    assert_eq!(want.len(), t.rows.len() + 1);
+    for r in want {
+        let eff = r["effect"].as_str().unwrap();
+        let got = if eff == "(Intercept)" {
+            &t.intercept
+        } else {
+            t.row(eff).unwrap()
+        };
+        for (name, v) in [
+            ("df1", got.df1),
+            ("df2", got.df2),
+            ("ss", got.ss),
+            ("ss_error", got.ss_error),
+            ("f", got.f),
+            ("p", got.p),
+            ("ges", got.ges),
+            ("pes", got.pes),
+        ] {
+            close(&format!("{eff} {name}"), v, num(r, name), REL);
+        }
+        match (got.sphericity, r.get("gg_eps")) {
+            (Some(s), Some(_)) => {
+                for (name, v) in [
+                    ("mauchly_w", s.mauchly_w),
+                    ("mauchly_p", s.mauchly_p),
+                    ("gg_eps", s.gg.epsilon),
+                    ("gg_p", s.gg.p),
+                    ("hf_eps", s.hf.epsilon),
+                    ("hf_p", s.hf.p),
+                ] {
+                    close(&format!("{eff} {name}"), v, num(r, name), REL);
+                }
+            }
+            (None, None) => {}
+            (g, w) => panic!("{eff}: sphericity {g:?} vs R {w:?}"),
+        }
+    }
+}
+
+#[test]
+fn unbalanced_mixed_anova_matches_afex() {
+    check(&[], &fixture("anova_unbalanced")["anova"]);
+}
+
+#[test]
+fn observed_factor_changes_only_ges() {
+    check(&["G"], &fixture("anova_unbalanced")["anova_observed_G"]);
+}

@@ -1,0 +1,139 @@
+//! Crossed random intercepts (participants and clips) on unbalanced data with missing trials
+//! (tests/fixtures/crossed.csv, simulated with a fixed seed by tests/r/crossed.R), against
+//! lme4/lmerTest.
+
+mod common;
+
+use common::{LMM_REL, close, codes, distinct, fixture, num, read_csv};
+use cuelab_stats::{DesignMatrix, FixedFactor, GroupingFactor, LmmFit, LmmOptions, fit_lmm};
+use serde_json::Value;
+
+fn fit(options: &LmmOptions) -> LmmFit {
+    let rows = read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/crossed.csv"
+    ));
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|r| r["log_ratio"].parse().unwrap())
+        .collect();
+    let col = |k: &str| rows.iter().map(|r| r[k].as_str()).collect::<Vec<&str>>();
+    let (participant, clip, music) = (col("participant"), col("clip"), col("music"));
+    let p_levels = distinct(&participant);
+    let c_levels = distinct(&clip);
+    let (p_codes, c_codes) = (codes(&participant, &p_levels), codes(&clip, &c_levels));
+    // R: relevel(factor(music), ref = "silence"), so columns arousing, relaxing.
+    let levels: Vec<String> = ["arousing", "relaxing", "silence"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let m_codes = codes(&music, &levels);
+    let x = DesignMatrix::treatment(
+        y.len(),
+        &[FixedFactor {
+            name: "music",
+            levels: &levels,
+            codes: &m_codes,
+            reference: 2,
+        }],
+        &[],
+    )
+    .unwrap();
+    let groups = [
+        GroupingFactor {
+            name: "participant",
+            n_levels: p_levels.len(),
+            codes: &p_codes,
+        },
+        GroupingFactor {
+            name: "clip",
+            n_levels: c_levels.len(),
+            codes: &c_codes,
+        },
+    ];
+    fit_lmm(&y, &x, &groups, options).unwrap()
+}
+
+fn check(fit: &LmmFit, want: &Value, rel: f64) {
+    let names: Vec<&str> = fit.fixed.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["(Intercept)", "musicarousing", "musicrelaxing"]);
+    for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
+        assert_eq!(f.name, w["name"].as_str().unwrap());
+        for (name, v) in [
+            ("estimate", f.estimate),
+            ("se", f.se),
+            ("df", f.df),
+            ("t", f.t),
+            ("p", f.p),
+        ] {
+            close(&format!("{} {name}", f.name), v, num(w, name), rel);
+        }
+    }
+    for (g, w) in fit.random.iter().zip(want["random"].as_array().unwrap()) {
+        assert_eq!(g.group, w["group"].as_str().unwrap());
+        close(&format!("SD {}", g.group), g.sd, num(w, "sd"), rel);
+    }
+    close(
+        "residual SD",
+        fit.residual_sd,
+        num(want, "residual_sd"),
+        rel,
+    );
+    for (t, w) in fit.theta.iter().zip(want["theta"].as_array().unwrap()) {
+        close("theta", *t, w.as_f64().unwrap(), rel);
+    }
+    close(
+        "criterion",
+        fit.criterion,
+        num(want, "reml_criterion"),
+        1e-10,
+    );
+    assert_eq!(fit.n_obs as f64, num(want, "n_obs"));
+}
+
+#[test]
+fn reml_matches_lmer() {
+    let fx = fixture("crossed");
+    let fit = fit(&LmmOptions::default());
+    assert!(fit.convergence.converged, "{:?}", fit.convergence);
+    assert_eq!((fit.random[0].n_levels, fit.random[1].n_levels), (36, 18));
+    check(&fit, &fx["lmm_tight"], LMM_REL);
+    // lme4's default optimiser stops about 5e-6 (relative) short of the optimum here.
+    check(&fit, &fx["lmm"], 5e-5);
+    let c = fit.contrast(&[0.0, 1.0, -1.0]).unwrap();
+    let want = &fx["contrast_arousing_minus_relaxing"];
+    for (name, v) in [
+        ("estimate", c.estimate),
+        ("se", c.se),
+        ("df", c.df),
+        ("t", c.t),
+        ("p", c.p),
+    ] {
+        close(name, v, num(want, name), LMM_REL);
+    }
+}
+
+#[test]
+fn ml_matches_lmer() {
+    let fx = fixture("crossed");
+    let fit = fit(&LmmOptions::ml());
+    let want = &fx["ml"];
+    // For ML fits lme4's REMLcrit slot holds the deviance.
+    close("deviance", fit.criterion, num(want, "deviance"), 1e-10);
+    for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
+        for (name, v) in [
+            ("estimate", f.estimate),
+            ("se", f.se),
+            ("df", f.df),
+            ("t", f.t),
+        ] {
+            close(&format!("ML {} {name}", f.name), v, num(w, name), LMM_REL);
+        }
+    }
+    close(
+        "ML residual SD",
+        fit.residual_sd,
+        num(want, "residual_sd"),
+        LMM_REL,
+    );
+}
