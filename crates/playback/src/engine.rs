@@ -165,6 +165,7 @@ pub struct EngineStats {
     xruns: AtomicU64,
     late_starts: AtomicU64,
     events_dropped: AtomicU64,
+    device_errors: AtomicU64,
 }
 
 impl EngineStats {
@@ -187,6 +188,14 @@ impl EngineStats {
     /// Events dropped because the event ring was full.
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped.load(Ordering::Relaxed)
+    }
+    /// Errors other than xruns reported by the device's error callback.
+    pub fn device_errors(&self) -> u64 {
+        self.device_errors.load(Ordering::Relaxed)
+    }
+    /// Counts a non-xrun error reported by the device's error callback.
+    pub fn add_device_error(&self) {
+        self.device_errors.fetch_add(1, Ordering::Relaxed);
     }
     /// Counts an xrun reported by the device's error callback (not the render path).
     pub fn add_device_xrun(&self) {

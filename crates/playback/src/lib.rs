@@ -13,8 +13,10 @@
 //! instants; read `Started`/`Ended`/`Xrun` events for the measured onsets.
 
 pub mod clock;
+pub mod cpal_device;
 pub mod decode;
 pub mod engine;
+pub mod loopback;
 pub mod sound;
 pub mod video;
 pub mod virtual_device;
