@@ -411,7 +411,8 @@ impl System {
                     *v *= f;
                 }
             }
-            s -= w.tr_mul(&w);
+            // A transposed copy lets the product go through the blocked GEMM kernel.
+            s -= w.transpose() * &w;
         }
         for a in 0..r {
             for b in 0..r {
@@ -650,8 +651,8 @@ fn nelder_mead(
             .skip(1)
             .flat_map(|v| v.iter().zip(&simplex[0]).map(|(a, b)| (a - b).abs()))
             .fold(0.0, f64::max);
-        if spread <= 1e-13 * (1.0 + fv[0].abs())
-            && size <= 1e-9 * (1.0 + simplex[0].iter().fold(0.0_f64, |a, b| a.max(b.abs())))
+        if spread <= 1e-11 * (1.0 + fv[0].abs())
+            && size <= 1e-7 * (1.0 + simplex[0].iter().fold(0.0_f64, |a, b| a.max(b.abs())))
         {
             converged = true;
             break;
@@ -821,9 +822,13 @@ pub fn fit_lmm(
         else {
             break;
         };
+        let theta_max = theta.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
+        if max_abs(step.as_slice()) <= 1e-10 * (1.0 + theta_max) {
+            break;
+        }
         let mut t = 1.0;
         let mut accepted = false;
-        while t > 1e-3 {
+        while t > 0.05 {
             let cand: Vec<f64> = theta
                 .iter()
                 .zip(step.iter())
