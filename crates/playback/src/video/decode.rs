@@ -39,15 +39,28 @@ pub struct ClipInfo {
     pub codec: String,
 }
 
-/// One decoded picture, tightly packed RGBA (row stride = `width * 4`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One decoded picture in RGBA, 8 bits per channel. The pixels stay in the FFmpeg frame the
+/// colour conversion wrote (no copy); rows are [`VideoFrame::stride`] bytes apart, which is
+/// `width * 4` (packed) for widths that are a multiple of 16 pixels.
+#[derive(Clone)]
 pub struct VideoFrame {
     index: u64,
     pts: SessionTime,
     duration: SessionTime,
-    width: u32,
-    height: u32,
-    rgba: Vec<u8>,
+    pixels: AvFrame,
+}
+
+impl std::fmt::Debug for VideoFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoFrame")
+            .field("index", &self.index)
+            .field("pts", &self.pts)
+            .field("duration", &self.duration)
+            .field("width", &self.width())
+            .field("height", &self.height())
+            .field("stride", &self.stride())
+            .finish_non_exhaustive()
+    }
 }
 
 impl VideoFrame {
@@ -75,17 +88,30 @@ impl VideoFrame {
 
     /// Width in pixels.
     pub fn width(&self) -> u32 {
-        self.width
+        self.pixels.width()
     }
 
     /// Height in pixels.
     pub fn height(&self) -> u32 {
-        self.height
+        self.pixels.height()
     }
 
-    /// The pixels, row after row, 4 bytes (R, G, B, A) each.
+    /// Bytes from the start of one row to the start of the next (at least `width * 4`).
+    pub fn stride(&self) -> usize {
+        self.pixels.stride(0)
+    }
+
+    /// The pixel plane: `height` rows of `stride` bytes, each row starting with `width` pixels
+    /// of 4 bytes (R, G, B, A). Packed (no padding) when `stride == width * 4`.
     pub fn rgba(&self) -> &[u8] {
-        &self.rgba
+        let len = self.stride() * self.height() as usize;
+        &self.pixels.data(0)[..len]
+    }
+
+    /// Row `y` (0 = top): `width * 4` bytes.
+    pub fn row(&self, y: u32) -> &[u8] {
+        let start = self.stride() * y as usize;
+        &self.rgba()[start..start + self.width() as usize * BYTES_PER_PIXEL]
     }
 }
 
@@ -239,7 +265,6 @@ struct Converter {
     /// The nominal frame period in time-base ticks (at least 1).
     nominal_ticks: i64,
     scaler: Option<Scaler>,
-    rgba: AvFrame,
     origin: Option<i64>,
     next_index: u64,
     last_ts: Option<i64>,
@@ -252,7 +277,7 @@ impl Converter {
     fn push(
         &mut self,
         decoded: &AvFrame,
-        buffer: Vec<u8>,
+        recycled: Option<AvFrame>,
     ) -> Result<Option<VideoFrame>, VideoError> {
         let (w, h) = (decoded.width(), decoded.height());
         let needs_new = match &self.scaler {
@@ -278,23 +303,18 @@ impl Converter {
             })?;
             self.scaler = Some(scaler);
         }
+        // A frame handed back by the consumer is reused when it has the right size.
+        let mut pixels = match recycled {
+            Some(f) if f.width() == w && f.height() == h && f.format() == Pixel::RGBA => f,
+            _ => AvFrame::empty(),
+        };
         let scaler = self.scaler.as_mut().expect("scaler was just set");
         scaler
-            .run(decoded, &mut self.rgba)
+            .run(decoded, &mut pixels)
             .map_err(|source| VideoError::Convert {
                 path: self.path.clone(),
                 source,
             })?;
-
-        let row = w as usize * BYTES_PER_PIXEL;
-        let stride = self.rgba.stride(0);
-        let data = self.rgba.data(0);
-        let mut rgba = buffer;
-        rgba.clear();
-        rgba.reserve_exact(row * h as usize);
-        for y in 0..h as usize {
-            rgba.extend_from_slice(&data[y * stride..y * stride + row]);
-        }
 
         // A frame without any timestamp (rare: raw streams) is placed one nominal period after
         // the previous one.
@@ -309,9 +329,7 @@ impl Converter {
             index: self.next_index,
             pts,
             duration: self.nominal_period,
-            width: w,
-            height: h,
-            rgba,
+            pixels,
         };
         self.next_index += 1;
         let previous = self.held.replace(frame).map(|mut prev| {
@@ -332,7 +350,7 @@ fn decode_all(
     path: &Path,
     mut opened: Opened,
     tx: &SyncSender<FrameResult>,
-    recycled: &Receiver<Vec<u8>>,
+    recycled: &Receiver<AvFrame>,
 ) -> Result<(), VideoError> {
     let decode_error = |source| VideoError::Decode {
         path: path.to_owned(),
@@ -348,7 +366,6 @@ fn decode_all(
         nominal_period,
         nominal_ticks: ticks_of(nominal_period, opened.time_base),
         scaler: None,
-        rgba: AvFrame::empty(),
         origin: None,
         next_index: 0,
         last_ts: None,
@@ -380,9 +397,8 @@ fn decode_all(
         loop {
             match opened.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
-                    // A buffer handed back by the consumer, else a new one.
-                    let buffer = recycled.try_recv().unwrap_or_default();
-                    if let Some(frame) = converter.push(&decoded, buffer)?
+                    let reuse = recycled.try_recv().ok();
+                    if let Some(frame) = converter.push(&decoded, reuse)?
                         && tx.send(Ok(frame)).is_err()
                     {
                         return Ok(());
@@ -411,7 +427,7 @@ fn decode_all(
 pub struct ClipDecoder {
     info: ClipInfo,
     frames: Option<Receiver<FrameResult>>,
-    recycle: SyncSender<Vec<u8>>,
+    recycle: SyncSender<AvFrame>,
     peeked: Option<VideoFrame>,
     finished: bool,
     worker: Option<JoinHandle<()>>,
@@ -424,7 +440,7 @@ impl ClipDecoder {
         let queue = config.queue_frames.max(1);
         let (info_tx, info_rx) = mpsc::sync_channel::<Result<ClipInfo, VideoError>>(1);
         let (frame_tx, frame_rx) = mpsc::sync_channel::<FrameResult>(queue);
-        let (recycle_tx, recycle_rx) = mpsc::sync_channel::<Vec<u8>>(queue + 2);
+        let (recycle_tx, recycle_rx) = mpsc::sync_channel::<AvFrame>(queue + 2);
         let owned_path = path.to_owned();
         let threads = config.threads;
         // The FFmpeg contexts are opened on the worker and never leave it.
@@ -509,10 +525,10 @@ impl ClipDecoder {
         Ok(self.peeked.as_ref())
     }
 
-    /// Hands a frame's pixel buffer back to the worker for reuse, so steady-state decoding does
-    /// not allocate a fresh 8 MB buffer per 1080p frame.
+    /// Hands a frame's pixels back to the worker for reuse, so steady-state decoding does not
+    /// allocate a fresh 8 MB buffer per 1080p frame.
     pub fn recycle(&self, frame: VideoFrame) {
-        let _ = self.recycle.try_send(frame.rgba);
+        let _ = self.recycle.try_send(frame.pixels);
     }
 }
 

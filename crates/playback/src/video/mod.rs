@@ -1,11 +1,71 @@
-//! Video: clip decoding through FFmpeg and the audio-mastered frame clock.
+//! Video: clip decoding through FFmpeg, and a frame clock slaved to the audio clock.
 //!
-//! (Module doc completed below.)
+//! Key design decisions:
+//!
+//! - **FFmpeg's libraries, not the `ffmpeg` program.** Clips are decoded with `ffmpeg-next`
+//!   9.0.0 (bindings to Debian 12's libavformat/libavcodec/libswscale 5.1; default features off,
+//!   only `codec`, `format`, `software-scaling`). Each frame comes with its presentation
+//!   timestamp, exact to the stream's time base (tests check every frame of H.264 clips with
+//!   B-frames to the nanosecond). Piping raw RGBA out of the `ffmpeg` program gives no
+//!   timestamps at all (a variable-frame-rate clip or a dropped frame would silently shift every
+//!   later frame), costs a process per clip, and measured slower: see
+//!   `benches/video_decode.rs`, which compares both on 720p and 1080p H.264 (figures in
+//!   ARCHITECTURE.md / the issue notes). The clip's own audio track is never decoded: its
+//!   packets are skipped at the demuxer, so two audio clients never compete for the device.
+//! - **Decode ahead, bounded.** A [`ClipDecoder`] opens the clip on a worker thread that decodes
+//!   and converts to RGBA into a bounded queue ([`DecodeConfig::queue_frames`], 8 by default:
+//!   66 MB of 1080p RGBA, plus the frame in conversion and the one on screen). Frame pixels are
+//!   recycled back to the worker, so steady-state decoding does not allocate.
+//! - **Audio is the master clock.** The engine reports the measured onset `A` of the
+//!   soundtrack's first sample; with the protocol's audio − video offset `o`, the clip's time
+//!   zero is `A − o`, and each refresh shows the frame current at its flip instant
+//!   ([`frame_clock::FrameClock`]), counting dropped and repeated frames. The flip time of the
+//!   first frame is the video onset; `av_offset_ms` = audio onset − video onset (negative =
+//!   audio first).
+//! - **One presentation routine for the lab and for tests.** [`present`] runs against two
+//!   seams: a [`Display`] (the participant window in the lab, [`VirtualDisplay`] headless) and a
+//!   [`SoundtrackOutput`] ([`EngineSoundtrack`] over the audio engine, on a sound card or the
+//!   virtual device). It plans the first frame on a refresh, asks the engine to start the
+//!   soundtrack at that flip + offset, runs the refresh loop, and returns a [`TrialTiming`] that
+//!   is flagged whenever anything is off (offset error > 1 ms, drops, xruns, a missed flip).
+//!
+//! ```
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use cuelab_core::SessionTime;
+//! use cuelab_playback::clock::VirtualClock;
+//! use cuelab_playback::engine::EngineConfig;
+//! use cuelab_playback::sound::Sound;
+//! use cuelab_playback::video::{
+//!     ClipDecoder, DecodeConfig, EngineSoundtrack, PresentConfig, VirtualDisplay, present,
+//! };
+//! use cuelab_playback::virtual_device::VirtualDevice;
+//!
+//! // One clock shared by a virtual 60 Hz display and a virtual audio device.
+//! let clock = VirtualClock::new();
+//! let (mut device, mut engine) = VirtualDevice::new(&EngineConfig::new(48_000, 2), clock.clone());
+//! let mut display = VirtualDisplay::new(clock.clone(), 60);
+//! let music = Arc::new(Sound::from_interleaved(48_000, 1, vec![0.1; 48_000]).unwrap());
+//!
+//! let clip = Path::new(env!("CARGO_MANIFEST_DIR"))
+//!     .join("tests/data/video/testsrc_64x48_24fps_1s.mp4");
+//! let mut frames = ClipDecoder::open(&clip, &DecodeConfig::default()).unwrap();
+//! let mut soundtrack =
+//!     EngineSoundtrack::on_virtual_device(&mut engine, &mut device, clock.clone(), music, 0.0);
+//! // The music starts 20 ms after the first frame.
+//! let config = PresentConfig { av_offset: SessionTime::from_millis(20), ..Default::default() };
+//! let timing = present(&mut frames, &mut display, Some(&mut soundtrack), &config).unwrap();
+//!
+//! assert!(!timing.flagged, "{:?}", timing.flags);
+//! assert_eq!(timing.frames_shown, 24);
+//! assert!((timing.av_offset_ms.unwrap() - 20.0).abs() < 1.0);
+//! ```
 
 mod decode;
 mod display;
 pub mod frame_clock;
 mod present;
+mod soundtrack;
 
 pub use decode::{
     BYTES_PER_PIXEL, ClipDecoder, ClipInfo, DecodeConfig, DecodeReport, VideoFrame, measure_decode,
@@ -14,6 +74,7 @@ pub use decode::{
 
 pub use display::{Display, VirtualDisplay};
 pub use present::{AudioStatus, PresentConfig, SoundtrackOutput, TimingFlag, TrialTiming, present};
+pub use soundtrack::EngineSoundtrack;
 
 use std::path::PathBuf;
 
