@@ -1,1 +1,482 @@
-//! cuelab-analysis (being written).
+//! cuelab-analysis: analysis plans → polars pipelines → `cuelab-stats` → tables, figures and a
+//! self-contained HTML report.
+//!
+//! Key design decision: **dataframes stop at the edge of this crate.** Polars does all data
+//! handling in one lazy query per plan (scan with declared types → exclusion masks, including
+//! SD trimming with `.over(subject)` → derived columns → `collect()`), and the small
+//! group-by aggregations that make per-subject cell means. What crosses into the statistics is
+//! plain `&[f64]` / level codes, so `cuelab-stats` never sees polars and can be tested against
+//! R on literal vectors. Polars appears in no other crate than this one and the binary.
+//!
+//! The second decision: **results have one serializable shape** ([`Results`], written as
+//! `results.json`, versioned by [`compute::SCHEMA`]). Markdown, CSV and HTML are renderings of
+//! it, and reference values (`analysis/<name>.expected.json`) are JSON pointers into it, so a
+//! number can be checked against R without any table parsing ([`expected`]).
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use cuelab_analysis::{Formats, run_plan_file};
+//! let outcome = run_plan_file(Path::new("analysis/musictime.toml"), Path::new("out"), &Formats::all())?;
+//! println!("F = {}", outcome.results.anova.get("rm").unwrap().effects.get("Music").unwrap().f);
+//! # Ok::<(), cuelab_analysis::AnalysisError>(())
+//! ```
+//!
+//! `results.json` shape (every statistic has a field; keys are level / effect / term names):
+//!
+//! ```text
+//! { schema, plan, title, data, dv, subject, item, n_rows_read, n_rows, n_subjects,
+//!   counts: { read, after_incorrect, after_flagged, after_bounds, after_sd, analysed },
+//!   levels: { factor: [level, ...] },
+//!   descriptives: { within, between, conf_level,
+//!                   cells: { "lvl[:lvl]": { levels, n, mean, sd, se, se_within, ci_lower, ci_upper } } },
+//!   anova: { name: { within, between, n_subjects, incomplete_subjects,
+//!                    effects: { "A x B": { df_num, df_den, ss, ss_error, mse, F, p, ges, pes,
+//!                                          gg: { epsilon, df_num, df_den, p } | null, hf: ... } },
+//!                    sphericity: { "A": { mauchly_w, mauchly_p, gg_epsilon, hf_epsilon } } } },
+//!   pairwise: { factor: { factor, n_subjects, conf_level,
+//!               comparisons: { "a - b": { estimate, se, t, df, p, p_holm, p_bonferroni, dz, ci_lower, ci_upper } } } },
+//!   lmm: { name: { formula, n_obs, n_groups: { g: n }, reml_criterion,
+//!                  fixed: { "(Intercept)" | "<factor><level>": { estimate, se, df, t, p } },
+//!                  random: { g | "Residual": { variance, sd } } } },
+//!   congruence: { column: { n, effect, sd, t, df, p, dz, ci_lower, ci_upper } },
+//!   timing: { column: { column, cells: {...as descriptives}, vierordt: { subject: { n, slope, intercept, r_squared, cv } },
+//!                       mean_vierordt_slope, mean_cv } },
+//!   time_course: { value, time, conditions: { level: [ { t, n, mean, ci_lower, ci_upper } ] } } | null,
+//!   figures: [ name ], notes: [ text ] }
+//! ```
+
+pub mod compute;
+pub mod data;
+pub mod error;
+pub mod expected;
+pub mod figures;
+pub mod lmm;
+pub mod named;
+pub mod plan;
+mod report;
+pub mod tables;
+pub mod timecourse;
+
+use std::path::{Path, PathBuf};
+
+pub use compute::Results;
+pub use error::AnalysisError;
+pub use expected::{Check, Comparison, compare_file};
+pub use plan::Plan;
+
+/// Which outputs to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    /// `results.json`.
+    pub json: bool,
+    /// `results.md`.
+    pub markdown: bool,
+    /// One CSV per table.
+    pub csv: bool,
+    /// `report.html` (self-contained).
+    pub html: bool,
+    /// Figures as SVG and PNG files.
+    pub figures: bool,
+}
+
+impl Formats {
+    /// Every output.
+    pub fn all() -> Self {
+        Self {
+            json: true,
+            markdown: true,
+            csv: true,
+            html: true,
+            figures: true,
+        }
+    }
+
+    /// Nothing written (results in memory only).
+    pub fn none() -> Self {
+        Self {
+            json: false,
+            markdown: false,
+            csv: false,
+            html: false,
+            figures: false,
+        }
+    }
+
+    /// Parses a comma-separated list of `json`, `md`, `csv`, `html`, `svg`/`png`/`figures`.
+    pub fn parse(list: &str) -> Result<Self, AnalysisError> {
+        let mut f = Self::none();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item {
+                "json" => f.json = true,
+                "md" | "markdown" => f.markdown = true,
+                "csv" => f.csv = true,
+                "html" => f.html = true,
+                "svg" | "png" | "figures" => f.figures = true,
+                other => {
+                    return Err(AnalysisError::Options(format!(
+                        "unknown format `{other}` (expected json, md, csv, html, figures)"
+                    )));
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Everything one analysis produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The results.
+    pub results: Results,
+    /// The results as JSON (what `results.json` holds), for pointer look-ups.
+    pub json: serde_json::Value,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs the plan file at `plan` on its data and writes `formats` into `out_dir`.
+pub fn run_plan_file(
+    plan: &Path,
+    out_dir: &Path,
+    formats: &Formats,
+) -> Result<Outcome, AnalysisError> {
+    let parsed = Plan::from_file(plan)?;
+    run_plan(&parsed, plan, None, Some(out_dir), formats)
+}
+
+/// Runs a parsed plan. `plan_path` anchors the plan's relative paths; `data` replaces the plan's
+/// data path (CLI `--data`); without `out_dir` nothing is written.
+pub fn run_plan(
+    plan: &Plan,
+    plan_path: &Path,
+    data: Option<&Path>,
+    out_dir: Option<&Path>,
+    formats: &Formats,
+) -> Result<Outcome, AnalysisError> {
+    let name = plan.name.clone().unwrap_or_else(|| {
+        plan_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "analysis".to_string())
+    });
+    let data_path = data.map_or_else(|| plan.resolve_data_path(plan_path), Path::to_path_buf);
+    let prepared = data::prepare(plan, &data_path)?;
+    let mut results = compute::compute(plan, &name, &data_path.display().to_string(), &prepared)?;
+    let time_course = match &plan.time_course {
+        Some(spec) => Some(timecourse::compute(
+            spec,
+            &plan::resolve(plan_path, &spec.path),
+        )?),
+        None => None,
+    };
+
+    let write_dir = out_dir.filter(|_| formats != &Formats::none());
+    if let Some(dir) = write_dir {
+        std::fs::create_dir_all(dir).map_err(|source| AnalysisError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let figure_dir = write_dir.filter(|_| formats.figures);
+    let figures = if formats.figures || formats.html {
+        report::figures(plan, &results, &prepared, time_course.as_ref(), figure_dir)?
+    } else {
+        Vec::new()
+    };
+    results.notes.extend(
+        time_course.as_ref().map(|_| {
+            "The time-course figure shows the [time_course] table of the plan.".to_string()
+        }),
+    );
+    let mut json =
+        serde_json::to_value(&results).map_err(|e| AnalysisError::Data(e.to_string()))?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert(
+            "time_course".into(),
+            serde_json::to_value(&time_course).map_err(|e| AnalysisError::Data(e.to_string()))?,
+        );
+        obj.insert(
+            "figures".into(),
+            figures
+                .iter()
+                .map(|f| serde_json::Value::from(f.name.clone()))
+                .collect(),
+        );
+    }
+
+    let mut files = Vec::new();
+    if let Some(dir) = write_dir {
+        let tables = tables::tables(&results);
+        let mut write = |file: &str, content: &[u8]| -> Result<(), AnalysisError> {
+            let path = dir.join(file);
+            std::fs::write(&path, content).map_err(|source| AnalysisError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            files.push(path);
+            Ok(())
+        };
+        if formats.json {
+            let text = serde_json::to_string_pretty(&json)
+                .map_err(|e| AnalysisError::Data(e.to_string()))?;
+            write("results.json", text.as_bytes())?;
+        }
+        if formats.markdown {
+            write("results.md", report::markdown(&results, &tables).as_bytes())?;
+        }
+        if formats.csv {
+            for t in &tables {
+                write(&format!("{}.csv", sanitize(&t.name)), t.to_csv().as_bytes())?;
+            }
+        }
+        if formats.html {
+            write(
+                "report.html",
+                report::html(&results, &tables, &figures).as_bytes(),
+            )?;
+        }
+        if formats.figures {
+            for f in &figures {
+                files.push(dir.join(format!("{}.svg", f.name)));
+                files.push(dir.join(format!("{}.png", f.name)));
+            }
+        }
+    }
+    Ok(Outcome {
+        results,
+        json,
+        files,
+    })
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A design given as options (the CLI without a plan): every result that applies is computed.
+#[derive(Debug, Clone, Default)]
+pub struct AdHocDesign {
+    /// Dependent variable.
+    pub dv: String,
+    /// Subject column.
+    pub subject: String,
+    /// Item column.
+    pub item: Option<String>,
+    /// Within factors.
+    pub within: Vec<String>,
+    /// Between factors.
+    pub between: Vec<String>,
+}
+
+impl AdHocDesign {
+    /// The equivalent plan (data path as given, results left to "everything that applies").
+    pub fn to_plan(&self, data: &Path) -> Plan {
+        Plan {
+            name: data.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            title: None,
+            data: plan::DataSpec {
+                path: data.to_path_buf(),
+                columns: Default::default(),
+            },
+            exclude: Default::default(),
+            derive: Vec::new(),
+            design: plan::Design {
+                dv: self.dv.clone(),
+                subject: self.subject.clone(),
+                item: self.item.clone(),
+                within: self.within.clone(),
+                between: self.between.clone(),
+                levels: Default::default(),
+                reference: Default::default(),
+            },
+            results: Default::default(),
+            time_course: None,
+        }
+    }
+}
+
+/// One plan of [`reproduce`]: its outcome and the comparison with its expected file.
+#[derive(Debug)]
+pub struct Reproduced {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// The comparison, or why the plan could not be run / compared.
+    pub comparison: Result<Comparison, AnalysisError>,
+}
+
+/// Runs every `*.toml` plan in `dir` (sorted) and compares it with `<name>.expected.json`
+/// beside it. With `out_dir`, each plan's outputs go to `out_dir/<name>/`.
+pub fn reproduce(
+    dir: &Path,
+    out_dir: Option<&Path>,
+    formats: &Formats,
+) -> Result<Vec<Reproduced>, AnalysisError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| AnalysisError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut plans: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    plans.sort();
+    let mut out = Vec::new();
+    for plan_path in plans {
+        let stem = plan_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let comparison = (|| {
+            let plan = Plan::from_file(&plan_path)?;
+            let sub = out_dir.map(|d| d.join(&stem));
+            let outcome = run_plan(&plan, &plan_path, None, sub.as_deref(), formats)?;
+            compare_file(&outcome.json, &dir.join(format!("{stem}.expected.json")))
+        })();
+        out.push(Reproduced {
+            plan: plan_path,
+            comparison,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../analysis")
+    }
+
+    /// Runs a bundled plan and checks every recorded R value.
+    fn check_plan(name: &str) -> Outcome {
+        let plan_path = analysis_dir().join(format!("{name}.toml"));
+        let plan = Plan::from_file(&plan_path).unwrap();
+        let outcome = run_plan(&plan, &plan_path, None, None, &Formats::none()).unwrap();
+        let cmp = compare_file(
+            &outcome.json,
+            &analysis_dir().join(format!("{name}.expected.json")),
+        )
+        .unwrap();
+        let failures: Vec<String> = cmp
+            .failures()
+            .map(|c| format!("{}: expected {}, got {:?}", c.key, c.expected, c.actual))
+            .collect();
+        assert!(failures.is_empty(), "{name}: {}", failures.join("\n"));
+        assert!(cmp.checks.len() > 30, "{name}: too few reference values");
+        outcome
+    }
+
+    #[test]
+    fn musictime_reproduces_every_readme_number() {
+        let o = check_plan("musictime");
+        // Spot-check against the README's rounded values as well.
+        let rm = o.results.anova.get("rm").unwrap();
+        assert_eq!(
+            format!("{:.4}", rm.effects.get("Music").unwrap().f),
+            "42.1309"
+        );
+        let lmm = o.results.lmm.get("music").unwrap();
+        assert_eq!(
+            format!("{:.5}", lmm.random.get("Subject").unwrap().sd),
+            "11.93355"
+        );
+    }
+
+    #[test]
+    fn priming_lmm_and_anova_match_r() {
+        let o = check_plan("priming");
+        assert_eq!(o.results.counts.read, 2496);
+        assert_eq!(o.results.counts.after_incorrect, 2245);
+        // The derived congruence equals the data's own Congruence column: the effect is there.
+        assert!(o.results.congruence.get("congruence").unwrap().effect > 0.0);
+    }
+
+    #[test]
+    fn crossed_random_intercepts_on_unbalanced_simulated_data_match_lme4() {
+        let o = check_plan("timing_sim");
+        let m = o.results.lmm.get("crossed").unwrap();
+        assert_eq!(m.n_groups.get("clip"), Some(&8));
+        assert_eq!(m.n_groups.get("participant"), Some(&24));
+        assert!(o.results.counts.after_flagged < o.results.counts.read);
+        assert!(o.results.counts.after_sd < o.results.counts.after_flagged);
+    }
+
+    fn write_csv(tag: &str, text: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("cuelab-analysis-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.csv");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn exclusions_are_counted_step_by_step() {
+        // s1: rt 100..=104 plus an outlier 1000 (beyond 1.5 SD of s1), one incorrect, one flagged,
+        // one below the absolute bound.
+        let mut csv = String::from("s,c,ok,fl,rt\n");
+        for rt in [100, 101, 102, 103, 104, 1000] {
+            csv.push_str(&format!("s1,a,yes,false,{rt}\n"));
+        }
+        csv.push_str("s1,a,no,false,100\ns1,a,yes,true,100\ns1,a,yes,false,5\n");
+        for rt in [200, 201, 202] {
+            csv.push_str(&format!("s2,a,yes,false,{rt}\n"));
+        }
+        let path = write_csv("excl", &csv);
+        let text = "[data]\npath = \"d.csv\"\n[exclude]\nincorrect = { column = \"ok\", value = \"yes\" }\nflagged = \"fl\"\n\
+                    bounds = { column = \"rt\", min = 50 }\nsd = { column = \"rt\", max_sd = 1.5 }\n\
+                    [design]\ndv = \"rt\"\nsubject = \"s\"\n";
+        let plan_path = path.with_file_name("p.toml");
+        let plan = Plan::parse(text, &plan_path).unwrap();
+        let prepared = data::prepare(&plan, &path).unwrap();
+        let c = prepared.counts;
+        assert_eq!(
+            (
+                c.read,
+                c.after_incorrect,
+                c.after_flagged,
+                c.after_bounds,
+                c.after_sd
+            ),
+            (12, 11, 10, 9, 8)
+        );
+        let kept = data::f64_column(&prepared.trials, "rt").unwrap();
+        assert!(!kept.contains(&1000.0) && !kept.contains(&5.0));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_level_missing_from_the_plan_is_a_data_error() {
+        let path = write_csv("levels", "s,m,y\na,x,1\na,z,2\nb,x,3\nb,z,4\n");
+        let text = "[data]\npath = \"d.csv\"\n[design]\ndv = \"y\"\nsubject = \"s\"\nwithin = [\"m\"]\n[design.levels]\nm = [\"x\", \"y\"]\n";
+        let plan_path = path.with_file_name("p.toml");
+        let plan = Plan::parse(text, &plan_path).unwrap();
+        let err = run_plan(&plan, &plan_path, None, None, &Formats::none()).unwrap_err();
+        assert!(
+            matches!(err, AnalysisError::Data(_)) && err.is_invalid_input(),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`z`"), "{err}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn formats_parse() {
+        let f = Formats::parse("json, md").unwrap();
+        assert!(f.json && f.markdown && !f.csv && !f.html && !f.figures);
+        assert!(matches!(
+            Formats::parse("pdf"),
+            Err(AnalysisError::Options(_))
+        ));
+    }
+}

@@ -1,0 +1,197 @@
+# Writes the reference results that `cuelab reproduce --check` compares against:
+# analysis/musictime.expected.json and analysis/priming.expected.json.
+#
+# Run from the repository root (with ../shared/datasets beside the repo):
+#   Rscript analysis/expected.R
+# Needs the Debian packages r-base-core r-cran-afex r-cran-emmeans r-cran-lme4 r-cran-lmertest
+# (jsonlite comes with them). Keys are JSON pointers into the JSON that `cuelab analyze` writes
+# (results.json); see crates/analysis/src/lib.rs for its shape.
+suppressPackageStartupMessages({
+  library(afex)
+  library(lme4)
+  library(lmerTest)
+  library(jsonlite)
+})
+afex_options(type = 3, check_contrasts = TRUE)
+
+vals <- list()
+put <- function(key, value) vals[[key]] <<- unname(value)
+
+describe <- function(prefix, d, dv, subject, factor) {
+  # Cell means and SDs of per-subject means, as cuelab's descriptives table reports them.
+  agg <- aggregate(d[[dv]], list(s = d[[subject]], f = d[[factor]]), mean)
+  for (lvl in levels(d[[factor]])) {
+    x <- agg$x[agg$f == lvl]
+    put(sprintf("%s/cells/%s/mean", prefix, lvl), mean(x))
+    put(sprintf("%s/cells/%s/sd", prefix, lvl), sd(x))
+    put(sprintf("%s/cells/%s/n", prefix, lvl), length(x))
+  }
+}
+
+anova_values <- function(prefix, fit) {
+  none <- anova(fit, correction = "none", es = c("ges", "pes"))
+  gg <- anova(fit, correction = "GG", es = "ges")
+  hf <- anova(fit, correction = "HF", es = "ges")
+  s <- summary(fit)
+  for (eff in rownames(none)) {
+    key <- gsub(":", " x ", eff)
+    p <- sprintf("%s/effects/%s", prefix, key)
+    put(paste0(p, "/df_num"), none[eff, "num Df"])
+    put(paste0(p, "/df_den"), none[eff, "den Df"])
+    put(paste0(p, "/F"), none[eff, "F"])
+    put(paste0(p, "/p"), none[eff, "Pr(>F)"])
+    put(paste0(p, "/ges"), none[eff, "ges"])
+    put(paste0(p, "/pes"), none[eff, "pes"])
+    put(paste0(p, "/mse"), none[eff, "MSE"])
+    if (gg[eff, "num Df"] != none[eff, "num Df"]) {
+      put(paste0(p, "/gg/df_num"), gg[eff, "num Df"])
+      put(paste0(p, "/gg/df_den"), gg[eff, "den Df"])
+      put(paste0(p, "/gg/p"), gg[eff, "Pr(>F)"])
+      put(paste0(p, "/hf/df_num"), hf[eff, "num Df"])
+      put(paste0(p, "/hf/p"), hf[eff, "Pr(>F)"])
+    }
+  }
+  sph <- s$sphericity.tests
+  if (!is.null(sph) && length(sph) > 0) {
+    for (eff in rownames(sph)) {
+      key <- gsub(":", " x ", eff)
+      put(sprintf("%s/sphericity/%s/mauchly_w", prefix, key), sph[eff, "Test statistic"])
+      put(sprintf("%s/sphericity/%s/mauchly_p", prefix, key), sph[eff, "p-value"])
+    }
+    pc <- s$pval.adjustments
+    for (eff in rownames(pc)) {
+      key <- gsub(":", " x ", eff)
+      put(sprintf("%s/sphericity/%s/gg_epsilon", prefix, key), pc[eff, "GG eps"])
+      put(sprintf("%s/sphericity/%s/hf_epsilon", prefix, key), pc[eff, "HF eps"])
+    }
+  }
+}
+
+lmm_values <- function(prefix, m, random) {
+  co <- summary(m)$coefficients
+  for (term in rownames(co)) {
+    p <- sprintf("%s/fixed/%s", prefix, term)
+    put(paste0(p, "/estimate"), co[term, "Estimate"])
+    put(paste0(p, "/se"), co[term, "Std. Error"])
+    put(paste0(p, "/df"), co[term, "df"])
+    put(paste0(p, "/t"), co[term, "t value"])
+    put(paste0(p, "/p"), co[term, "Pr(>|t|)"])
+  }
+  vc <- as.data.frame(VarCorr(m))
+  for (i in seq_len(nrow(vc))) {
+    g <- vc$grp[i]
+    put(sprintf("%s/random/%s/variance", prefix, g), vc$vcov[i])
+    put(sprintf("%s/random/%s/sd", prefix, g), vc$sdcor[i])
+  }
+  put(paste0(prefix, "/n_obs"), nobs(m))
+}
+
+write_expected <- function(name, note) {
+  out <- list(
+    source = paste0(R.version.string, "; afex ", packageVersion("afex"), ", lme4 ",
+                    packageVersion("lme4"), ", lmerTest ", packageVersion("lmerTest"),
+                    "; written by analysis/expected.R"),
+    note = note,
+    tolerance = list(relative = 1e-6, absolute = 1e-9),
+    values = vals)
+  writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
+             file.path("analysis", paste0(name, ".expected.json")))
+  vals <<- list()
+}
+
+# ---- MusicTime ------------------------------------------------------------------------------
+mt <- read.csv("datasets/musictime/musictime.csv", stringsAsFactors = FALSE)
+mt$Music <- factor(mt$Music, levels = c("control", "upbeat", "calm"))
+mt$MusicBg <- factor(mt$MusicBg, levels = c("no", "yes"))
+mt$Subject <- factor(mt$Subject)
+put("/n_rows", nrow(mt))
+put("/n_subjects", nlevels(mt$Subject))
+describe("/descriptives", mt, "TimeGuess", "Subject", "Music")
+
+rm <- aov_ez("Subject", "TimeGuess", mt, within = "Music")
+anova_values("/anova/rm", rm)
+mixed <- aov_ez("Subject", "TimeGuess", mt, within = "Music", between = "MusicBg")
+anova_values("/anova/mixed", mixed)
+
+w <- reshape(mt[, c("Subject", "Music", "TimeGuess")], idvar = "Subject", timevar = "Music",
+             direction = "wide")
+pairs <- list(c("control", "upbeat"), c("control", "calm"), c("upbeat", "calm"))
+raw_p <- sapply(pairs, function(pr) {
+  t.test(w[[paste0("TimeGuess.", pr[1])]], w[[paste0("TimeGuess.", pr[2])]], paired = TRUE)$p.value
+})
+holm <- p.adjust(raw_p, "holm")
+bonf <- p.adjust(raw_p, "bonferroni")
+for (i in seq_along(pairs)) {
+  pr <- pairs[[i]]
+  d <- w[[paste0("TimeGuess.", pr[1])]] - w[[paste0("TimeGuess.", pr[2])]]
+  tt <- t.test(d)
+  p <- sprintf("/pairwise/Music/comparisons/%s - %s", pr[1], pr[2])
+  put(paste0(p, "/estimate"), mean(d))
+  put(paste0(p, "/t"), tt$statistic)
+  put(paste0(p, "/df"), tt$parameter)
+  put(paste0(p, "/p"), tt$p.value)
+  put(paste0(p, "/p_holm"), holm[i])
+  put(paste0(p, "/p_bonferroni"), bonf[i])
+  put(paste0(p, "/dz"), mean(d) / sd(d))
+  put(paste0(p, "/ci_lower"), tt$conf.int[1])
+  put(paste0(p, "/ci_upper"), tt$conf.int[2])
+}
+
+mt$Music <- relevel(mt$Music, ref = "calm")
+m <- lmer(TimeGuess ~ Music + (1 | Subject), data = mt, REML = TRUE)
+lmm_values("/lmm/music", m)
+write_expected("musictime", "MusicTime (Stat2Data): every number of ../shared/datasets/musictime/README.md")
+
+# ---- timing_sim (SIMULATED, analysis/data/simulate.py) --------------------------------------
+ts <- read.csv("analysis/data/timing_sim_trials.csv", stringsAsFactors = FALSE)
+put("/n_rows_read", nrow(ts))
+ts <- ts[ts$flagged != "true", ]
+ts$ratio <- ts$estimate_s / ts$actual_s
+ts$log_ratio <- log(ts$ratio)
+m_p <- ave(ts$log_ratio, ts$participant, FUN = mean)
+s_p <- ave(ts$log_ratio, ts$participant, FUN = sd)
+ts <- ts[abs(ts$log_ratio - m_p) <= 2.5 * s_p, ]
+put("/n_rows", nrow(ts))
+ts$participant <- factor(ts$participant)
+ts$clip <- factor(ts$clip)
+ts$music <- factor(ts$music, levels = c("silence", "relaxing", "arousing"))
+describe("/descriptives", ts, "log_ratio", "participant", "music")
+describe("/timing/ratio", ts, "ratio", "participant", "music")
+fit <- aov_ez("participant", "log_ratio", ts, within = "music", fun_aggregate = mean)
+anova_values("/anova/music", fit)
+agg <- aggregate(log_ratio ~ participant + music, ts, mean)
+w <- reshape(agg, idvar = "participant", timevar = "music", direction = "wide")
+pairs <- list(c("silence", "relaxing"), c("silence", "arousing"), c("relaxing", "arousing"))
+raw_p <- sapply(pairs, function(pr) t.test(w[[paste0("log_ratio.", pr[1])]], w[[paste0("log_ratio.", pr[2])]], paired = TRUE)$p.value)
+holm <- p.adjust(raw_p, "holm")
+for (i in seq_along(pairs)) {
+  pr <- pairs[[i]]
+  d <- w[[paste0("log_ratio.", pr[1])]] - w[[paste0("log_ratio.", pr[2])]]
+  p <- sprintf("/pairwise/music/comparisons/%s - %s", pr[1], pr[2])
+  put(paste0(p, "/t"), t.test(d)$statistic)
+  put(paste0(p, "/p_holm"), holm[i])
+  put(paste0(p, "/dz"), mean(d) / sd(d))
+}
+m <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = ts, REML = TRUE)
+lmm_values("/lmm/crossed", m)
+slopes <- sapply(split(ts, ts$participant), function(d) unname(coef(lm(estimate_s ~ actual_s, d))[2]))
+put("/timing/ratio/mean_vierordt_slope", mean(slopes))
+put("/timing/ratio/vierordt/p01/slope", slopes[["p01"]])
+write_expected("timing_sim", "SIMULATED data (analysis/data/simulate.py): crossed random intercepts on unbalanced data")
+
+# ---- priming --------------------------------------------------------------------------------
+pr <- read.csv("../shared/datasets/priming/priming.csv", stringsAsFactors = FALSE)
+put("/n_rows_read", nrow(pr))
+pr <- pr[pr$Correct == "Correct", ]
+put("/n_rows", nrow(pr))
+pr$Participant <- factor(pr$Participant)
+pr$Prime_V <- factor(pr$Prime_V, levels = c("Negative", "Positive"))
+pr$Target_V <- factor(pr$Target_V, levels = c("Negative", "Positive"))
+pr$congruence <- factor(ifelse(pr$Prime_V == pr$Target_V, "congruent", "incongruent"),
+                        levels = c("congruent", "incongruent"))
+put("/n_subjects", nlevels(pr$Participant))
+fit <- aov_ez("Participant", "RT", pr, within = c("Prime_V", "Target_V"), fun_aggregate = mean)
+anova_values("/anova/prime_target", fit)
+m <- lmer(RT ~ congruence + (1 | Participant), data = pr, REML = TRUE)
+lmm_values("/lmm/congruence", m)
+write_expected("priming", "priming (Armitage & Eerola 2020), correct trials only")

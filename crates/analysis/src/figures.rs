@@ -1,0 +1,352 @@
+//! Figures drawn with plotters, each once as SVG (kept as a string for the HTML report) and
+//! once as PNG. Text is measured with an embedded DejaVu Sans (ab_glyph), so no system fonts
+//! are needed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::error::AnalysisError;
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (720, 480);
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The font is a valid TTF shipped with the crate; a failure here would show as
+        // missing text, never as a wrong number.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// One point with an interval, labelled.
+#[derive(Debug, Clone)]
+pub struct MeanPoint {
+    /// Label on the x axis.
+    pub label: String,
+    /// Mean.
+    pub mean: f64,
+    /// Interval lower bound.
+    pub lower: f64,
+    /// Interval upper bound.
+    pub upper: f64,
+}
+
+/// One series of a time course: the mean and a ribbon per time point.
+#[derive(Debug, Clone)]
+pub struct Ribbon {
+    /// Series label (condition).
+    pub label: String,
+    /// (time, mean, lower, upper), sorted by time.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// A drawn figure: its SVG text, and the files written.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File stem (`cell_means`, ...).
+    pub name: String,
+    /// Caption for the report.
+    pub caption: String,
+    /// The SVG document.
+    pub svg: String,
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn fail(name: &str) -> impl Fn(String) -> AnalysisError + '_ {
+    move |message| AnalysisError::Figure {
+        name: name.to_string(),
+        message,
+    }
+}
+
+macro_rules! both_backends {
+    ($name:expr, $caption:expr, $out_dir:expr, $draw:ident, $($arg:expr),*) => {{
+        register_font();
+        let name: &str = $name;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            $draw(&root, $($arg),*).map_err(|e| fail(name)(e.to_string()))?;
+            root.present().map_err(|e| fail(name)(e.to_string()))?;
+        }
+        if let Some(dir) = $out_dir {
+            let path = dir.join(format!("{name}.png"));
+            let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
+            $draw(&root, $($arg),*).map_err(|e| fail(name)(e.to_string()))?;
+            root.present().map_err(|e| fail(name)(e.to_string()))?;
+            let svg_path = dir.join(format!("{name}.svg"));
+            std::fs::write(&svg_path, &svg).map_err(|source| AnalysisError::Io { path: svg_path, source })?;
+        }
+        Ok(Figure { name: name.to_string(), caption: $caption.to_string(), svg })
+    }};
+}
+
+fn padded_range(lo: f64, hi: f64) -> std::ops::Range<f64> {
+    let span = (hi - lo).abs().max(f64::EPSILON * hi.abs().max(1.0));
+    (lo - 0.08 * span)..(hi + 0.08 * span)
+}
+
+fn draw_cell_means<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    points: &[MeanPoint],
+    y_label: &str,
+    title: &str,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let lo = points.iter().map(|p| p.lower).fold(f64::INFINITY, f64::min);
+    let hi = points
+        .iter()
+        .map(|p| p.upper)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let n = points.len();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), padded_range(lo, hi))?;
+    let label_of = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
+            points[i as usize].label.clone()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n.max(2) * 2 + 1)
+        .x_label_formatter(&label_of)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    chart.draw_series(points.iter().enumerate().map(|(i, p)| {
+        ErrorBar::new_vertical(i as f64, p.lower, p.mean, p.upper, BLUE.filled(), 12)
+    }))?;
+    // The error bar draws the mean as its centre marker.
+    Ok(())
+}
+
+/// Cell means with within-subject (Cousineau-Morey) confidence intervals.
+pub fn cell_means(
+    points: &[MeanPoint],
+    y_label: &str,
+    title: &str,
+    out_dir: Option<&Path>,
+) -> Result<Figure, AnalysisError> {
+    both_backends!(
+        "cell_means",
+        format!("{title}: cell means with within-subject (Cousineau-Morey) confidence intervals"),
+        out_dir,
+        draw_cell_means,
+        points,
+        y_label,
+        title
+    )
+}
+
+fn draw_estimate_vs_actual<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    points: &[(f64, f64)],
+    unit: &str,
+    title: &str,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let hi = points
+        .iter()
+        .flat_map(|&(a, e)| [a, e])
+        .fold(0.0f64, f64::max)
+        * 1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..hi, 0.0..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("actual duration ({unit})"))
+        .y_desc(format!("estimated duration ({unit})"))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, 0.0), (hi, hi)],
+            BLACK.stroke_width(1),
+        ))?
+        .label("identity (veridical)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+    chart.draw_series(
+        points
+            .iter()
+            .map(|&(a, e)| Circle::new((a, e), 3, RED.mix(0.5).filled())),
+    )?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
+/// Estimated against actual duration, one point per subject and condition, with the identity
+/// line.
+pub fn estimate_vs_actual(
+    points: &[(f64, f64)],
+    unit: &str,
+    title: &str,
+    out_dir: Option<&Path>,
+) -> Result<Figure, AnalysisError> {
+    both_backends!(
+        "estimate_vs_actual",
+        format!(
+            "{title}: estimated vs actual duration (per subject and condition); the line is estimate = actual"
+        ),
+        out_dir,
+        draw_estimate_vs_actual,
+        points,
+        unit,
+        title
+    )
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+];
+
+fn draw_time_course<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[Ribbon],
+    labels: &(String, String),
+    title: &str,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let (mut t0, mut t1, mut lo, mut hi) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(t, _, l, u) in all {
+        t0 = t0.min(t);
+        t1 = t1.max(t);
+        lo = lo.min(l);
+        hi = hi.max(u);
+    }
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(t0..t1.max(t0 + 1e-9), padded_range(lo, hi))?;
+    chart
+        .configure_mesh()
+        .x_desc(labels.0.as_str())
+        .y_desc(labels.1.as_str())
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (k, s) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let mut ribbon: Vec<(f64, f64)> = s.points.iter().map(|&(t, _, l, _)| (t, l)).collect();
+        ribbon.extend(s.points.iter().rev().map(|&(t, _, _, u)| (t, u)));
+        chart.draw_series(std::iter::once(Polygon::new(
+            ribbon,
+            color.mix(0.2).filled(),
+        )))?;
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|&(t, m, _, _)| (t, m)),
+                color.stroke_width(2),
+            ))?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
+/// Continuous-rating time courses: mean per condition with a confidence ribbon.
+pub fn time_course(
+    series: &[Ribbon],
+    x_label: &str,
+    y_label: &str,
+    title: &str,
+    out_dir: Option<&Path>,
+) -> Result<Figure, AnalysisError> {
+    let labels = (x_label.to_string(), y_label.to_string());
+    both_backends!(
+        "time_course",
+        format!(
+            "{title}: continuous ratings over time, mean per condition with 95% confidence ribbons"
+        ),
+        out_dir,
+        draw_time_course,
+        series,
+        &labels,
+        title
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_means_svg_has_one_marker_per_cell_and_labels() {
+        let points = vec![
+            MeanPoint {
+                label: "control".into(),
+                mean: 37.0,
+                lower: 33.0,
+                upper: 41.0,
+            },
+            MeanPoint {
+                label: "calm".into(),
+                mean: 63.0,
+                lower: 59.0,
+                upper: 67.0,
+            },
+        ];
+        let dir = std::env::temp_dir().join(format!("cuelab-fig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fig = cell_means(&points, "TimeGuess", "t", Some(&dir)).unwrap();
+        assert_eq!(fig.svg.matches("<circle").count(), 2, "one marker per cell");
+        // plotters puts text content on its own line.
+        assert!(fig.svg.contains("\ncontrol\n") && fig.svg.contains("\ncalm\n"));
+        let png = std::fs::read(dir.join("cell_means.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn time_course_draws_a_ribbon_per_series() {
+        let series: Vec<Ribbon> = ["a", "b"]
+            .iter()
+            .map(|l| Ribbon {
+                label: l.to_string(),
+                points: (0..5).map(|t| (t as f64, 1.0, 0.5, 1.5)).collect(),
+            })
+            .collect();
+        let fig = time_course(&series, "t (s)", "rating", "x", None).unwrap();
+        assert_eq!(fig.svg.matches("<polygon").count(), 2);
+    }
+}

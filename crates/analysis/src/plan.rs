@@ -1,0 +1,476 @@
+//! Analysis plans: the TOML a researcher writes, parsed into typed structs.
+//!
+//! Unknown keys are errors (every table is `deny_unknown_fields`), reported with the plan's
+//! path and the `line:col` of the fault. Paths inside a plan are relative to the plan file;
+//! [`Plan::resolve_data_path`] does that join. Only this module knows TOML.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::AnalysisError;
+
+/// A whole analysis plan (`analysis/<name>.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Short name; used for output file names. Defaults to the plan file's stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Human title for the report.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Where the data comes from.
+    pub data: DataSpec,
+    /// Which rows to drop before analysis.
+    #[serde(default)]
+    pub exclude: Exclusions,
+    /// Columns computed from others, in order.
+    #[serde(default)]
+    pub derive: Vec<Derived>,
+    /// The design: dv, subject, item, factors.
+    pub design: Design,
+    /// Which results to compute.
+    #[serde(default)]
+    pub results: Results,
+    /// Continuous ratings to draw as time courses (a separate table).
+    #[serde(default)]
+    pub time_course: Option<TimeCourseSpec>,
+}
+
+/// `[time_course]`: a long table of continuous ratings (one row per sample).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeCourseSpec {
+    /// CSV or Parquet file, relative to the plan file.
+    pub path: PathBuf,
+    /// Participant column.
+    pub subject: String,
+    /// Time column (numeric).
+    pub time: String,
+    /// Rating column (numeric).
+    pub value: String,
+    /// Condition column (one line and ribbon per level).
+    pub condition: String,
+    /// Width of time bins (default: no binning beyond exact time values).
+    #[serde(default)]
+    pub bin: Option<f64>,
+    /// Axis label for time.
+    #[serde(default)]
+    pub time_label: Option<String>,
+}
+
+/// The data source: a cuelab export directory, or a CSV or Parquet file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// File or directory, relative to the plan file.
+    pub path: PathBuf,
+    /// Declared column types for the columns the plan uses (`str`, `f64`, `i64`, `bool`).
+    /// Declared columns are read with that type; the rest are read as text.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnType>,
+}
+
+/// A declared column type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// Text.
+    Str,
+    /// 64-bit float.
+    F64,
+    /// 64-bit integer.
+    I64,
+    /// Boolean.
+    Bool,
+}
+
+/// Row exclusions, applied in this order: incorrect, flagged, absolute bounds, SD trimming.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusions {
+    /// Keep only rows whose `column` equals `value` (text) or is true (bool column, no value).
+    #[serde(default)]
+    pub incorrect: Option<KeepIf>,
+    /// A boolean column; rows where it is true are dropped (cuelab's `flagged`).
+    #[serde(default)]
+    pub flagged: Option<String>,
+    /// Drop rows whose `column` lies outside `[min, max]`.
+    #[serde(default)]
+    pub bounds: Option<Bounds>,
+    /// Drop rows further than `max_sd` SDs from their participant's mean of `column`.
+    #[serde(default)]
+    pub sd: Option<SdTrim>,
+}
+
+/// `incorrect = { column = "Correct", value = "Correct" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepIf {
+    /// The column that says whether a trial is correct.
+    pub column: String,
+    /// The text that means correct; absent for a boolean column.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// `bounds = { column = "RT", min = 200, max = 3000 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    /// The column to check.
+    pub column: String,
+    /// Smallest kept value (inclusive).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Largest kept value (inclusive).
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+/// `sd = { column = "RT", max_sd = 2.5 }`: trimming within participant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdTrim {
+    /// The column to trim on.
+    pub column: String,
+    /// Rows with |x − participant mean| > max_sd × participant SD are dropped.
+    pub max_sd: f64,
+}
+
+/// A derived column: `name` plus exactly one of the kinds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derived {
+    /// Name of the new column.
+    pub name: String,
+    /// estimate / actual.
+    #[serde(default)]
+    pub ratio: Option<Duration>,
+    /// ln(estimate / actual).
+    #[serde(default)]
+    pub log_ratio: Option<Duration>,
+    /// "congruent" when the two columns are equal, else "incongruent".
+    #[serde(default)]
+    pub congruence: Option<Congruence>,
+}
+
+/// The kind of a [`Derived`] column, once validated.
+#[derive(Debug, Clone, Copy)]
+pub enum DerivedKind<'a> {
+    /// estimate / actual.
+    Ratio(&'a Duration),
+    /// ln(estimate / actual).
+    LogRatio(&'a Duration),
+    /// Congruence of two factors.
+    Congruence(&'a Congruence),
+}
+
+impl Derived {
+    /// The one kind this entry names (validated by [`Plan::parse`]).
+    pub fn kind(&self) -> Option<DerivedKind<'_>> {
+        match (&self.ratio, &self.log_ratio, &self.congruence) {
+            (Some(d), None, None) => Some(DerivedKind::Ratio(d)),
+            (None, Some(d), None) => Some(DerivedKind::LogRatio(d)),
+            (None, None, Some(c)) => Some(DerivedKind::Congruence(c)),
+            _ => None,
+        }
+    }
+}
+
+/// Estimated and actual durations: each a column name or a constant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Duration {
+    /// The participant's estimate.
+    pub estimate: ColumnOrValue,
+    /// The true duration.
+    pub actual: ColumnOrValue,
+}
+
+/// A column name or a constant number.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ColumnOrValue {
+    /// A constant.
+    Value(f64),
+    /// A column.
+    Column(String),
+}
+
+/// Two factor columns whose equality defines congruence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Congruence {
+    /// First factor (e.g. the prime's valence, the music's mood).
+    pub a: String,
+    /// Second factor (e.g. the target's valence, the scene's mood).
+    pub b: String,
+}
+
+/// The design of the analysis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Design {
+    /// Dependent variable (numeric column).
+    pub dv: String,
+    /// Participant column.
+    pub subject: String,
+    /// Item column (e.g. clip), for crossed random intercepts.
+    #[serde(default)]
+    pub item: Option<String>,
+    /// Within-subject factors.
+    #[serde(default)]
+    pub within: Vec<String>,
+    /// Between-subject factors.
+    #[serde(default)]
+    pub between: Vec<String>,
+    /// Level order per factor (default: sorted as text). Data levels not listed are an error.
+    #[serde(default)]
+    pub levels: BTreeMap<String, Vec<String>>,
+    /// Reference level per factor for mixed models (default: the first level).
+    #[serde(default)]
+    pub reference: BTreeMap<String, String>,
+}
+
+/// Which results to compute. All empty means "everything that applies to the design".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Results {
+    /// Descriptives per cell with Cousineau-Morey CIs (default true).
+    #[serde(default)]
+    pub descriptives: Option<bool>,
+    /// Confidence level for every interval (default 0.95).
+    #[serde(default)]
+    pub conf_level: Option<f64>,
+    /// ANOVAs on per-subject cell means.
+    #[serde(default)]
+    pub anova: Vec<AnovaSpec>,
+    /// Pairwise paired t-tests between the levels of one within factor.
+    #[serde(default)]
+    pub pairwise: Vec<PairwiseSpec>,
+    /// Linear mixed models on trial-level data.
+    #[serde(default)]
+    pub lmm: Vec<LmmSpec>,
+    /// Figures to draw (default: those that apply).
+    #[serde(default)]
+    pub figures: Option<Vec<FigureKind>>,
+}
+
+/// `[[results.anova]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnovaSpec {
+    /// Key in the outputs.
+    pub name: String,
+    /// Within factors (default: the design's).
+    #[serde(default)]
+    pub within: Option<Vec<String>>,
+    /// Between factors (default: the design's).
+    #[serde(default)]
+    pub between: Option<Vec<String>>,
+}
+
+/// `[[results.pairwise]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairwiseSpec {
+    /// The within factor whose levels are compared (the key in the outputs).
+    pub factor: String,
+}
+
+/// `[[results.lmm]]`: `dv ~ fixed + (1 | random...)`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmmSpec {
+    /// Key in the outputs.
+    pub name: String,
+    /// Fixed-effect factors (treatment coded against the reference level), main effects only.
+    pub fixed: Vec<String>,
+    /// Grouping columns with a random intercept each (default: subject, and item if given).
+    #[serde(default)]
+    pub random: Option<Vec<String>>,
+}
+
+/// A figure kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureKind {
+    /// Cell means with within-subject CIs.
+    CellMeans,
+    /// Estimated vs actual duration with the identity line (needs a ratio column).
+    EstimateVsActual,
+}
+
+impl Plan {
+    /// Parses a plan from TOML text; `origin` names the file in error messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, AnalysisError> {
+        let plan: Plan = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            AnalysisError::Plan {
+                path: origin.to_path_buf(),
+                line,
+                col,
+                message: e.message().to_string(),
+            }
+        })?;
+        plan.validate(text, origin)?;
+        Ok(plan)
+    }
+
+    /// Reads and parses a plan file.
+    pub fn from_file(path: &Path) -> Result<Self, AnalysisError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AnalysisError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// The data path, joined onto the plan file's folder when relative.
+    pub fn resolve_data_path(&self, plan_path: &Path) -> PathBuf {
+        resolve(plan_path, &self.data.path)
+    }
+
+    fn validate(&self, text: &str, origin: &Path) -> Result<(), AnalysisError> {
+        let fail = |needle: &str, message: String| {
+            let (line, col) = text
+                .find(needle)
+                .map(|at| line_col(text, at))
+                .unwrap_or((1, 1));
+            Err(AnalysisError::Plan {
+                path: origin.to_path_buf(),
+                line,
+                col,
+                message,
+            })
+        };
+        for d in &self.derive {
+            if d.kind().is_none() {
+                return fail(
+                    &format!("\"{}\"", d.name),
+                    format!(
+                        "derived column `{}` needs exactly one of `ratio`, `log_ratio`, `congruence`",
+                        d.name
+                    ),
+                );
+            }
+        }
+        if let Some(sd) = &self.exclude.sd
+            && (sd.max_sd.is_nan() || sd.max_sd <= 0.0)
+        {
+            return fail("max_sd", "`max_sd` must be positive".to_string());
+        }
+        if let Some(c) = self.results.conf_level
+            && (c.is_nan() || c <= 0.0 || c >= 1.0)
+        {
+            return fail("conf_level", "`conf_level` must lie in (0, 1)".to_string());
+        }
+        for (factor, reference) in &self.design.reference {
+            if let Some(levels) = self.design.levels.get(factor)
+                && !levels.contains(reference)
+            {
+                return fail(
+                    &format!("\"{reference}\""),
+                    format!("reference level `{reference}` is not a level of `{factor}`"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Joins a plan-relative path onto the plan file's folder.
+pub fn resolve(plan_path: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    plan_path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(path)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count() + 1)
+        .unwrap_or(1);
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> String {
+        Plan::parse(text, Path::new("p.toml"))
+            .expect_err("plan should be rejected")
+            .to_string()
+    }
+
+    const MINIMAL: &str = "[data]\npath = \"d.csv\"\n[design]\ndv = \"rt\"\nsubject = \"s\"\n";
+
+    #[test]
+    fn minimal_plan_parses_with_defaults() {
+        let plan = Plan::parse(MINIMAL, Path::new("analysis/p.toml")).unwrap();
+        assert_eq!(plan.design.dv, "rt");
+        assert!(plan.results.anova.is_empty());
+        assert_eq!(
+            plan.resolve_data_path(Path::new("analysis/p.toml")),
+            Path::new("analysis/d.csv")
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_line_and_column() {
+        let text = format!("{MINIMAL}colour = \"red\"\n");
+        let msg = parse_err(&text);
+        assert!(msg.starts_with("p.toml:6:1:"), "{msg}");
+        assert!(msg.contains("colour"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_in_nested_table_points_at_it() {
+        let text =
+            "[data]\npath = \"d.csv\"\n[design]\ndv = \"rt\"\nsubject = \"s\"\nwithn = [\"a\"]\n";
+        let msg = parse_err(text);
+        assert!(msg.starts_with("p.toml:6:1:"), "{msg}");
+    }
+
+    #[test]
+    fn derived_column_needs_exactly_one_kind() {
+        let text = format!("{MINIMAL}[[derive]]\nname = \"r\"\n");
+        let msg = parse_err(&text);
+        assert!(msg.contains("exactly one"), "{msg}");
+        assert!(msg.starts_with("p.toml:7:"), "{msg}");
+    }
+
+    #[test]
+    fn duration_accepts_a_constant_or_a_column() {
+        let text = format!(
+            "{MINIMAL}[[derive]]\nname = \"r\"\nratio = {{ estimate = \"est\", actual = 45 }}\n"
+        );
+        let plan = Plan::parse(&text, Path::new("p.toml")).unwrap();
+        let Some(DerivedKind::Ratio(d)) = plan.derive[0].kind() else {
+            panic!("expected a ratio");
+        };
+        assert_eq!(d.estimate, ColumnOrValue::Column("est".into()));
+        assert_eq!(d.actual, ColumnOrValue::Value(45.0));
+    }
+
+    #[test]
+    fn reference_must_be_a_listed_level() {
+        let text = format!(
+            "{MINIMAL}[design.levels]\nm = [\"a\", \"b\"]\n[design.reference]\nm = \"c\"\n"
+        );
+        let msg = parse_err(&text);
+        assert!(msg.contains("reference level `c`"), "{msg}");
+    }
+}
