@@ -137,3 +137,121 @@ fn ml_matches_lmer() {
         LMM_REL,
     );
 }
+
+#[test]
+fn boundary_fit_matches_lmer() {
+    // No clip variance in the generating model: lme4 stops at θ_clip ≈ 3e-8, we at |θ| ≈ 0
+    // (the deviance is even in θ, so the boundary is an interior stationary point for us).
+    let fx = fixture("crossed");
+    let want = &fx["singular"];
+    let rows = read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/crossed_singular.csv"
+    ));
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|r| r["log_ratio"].parse().unwrap())
+        .collect();
+    let col = |k: &str| rows.iter().map(|r| r[k].as_str()).collect::<Vec<&str>>();
+    let (participant, clip, music) = (col("participant"), col("clip"), col("music"));
+    let (p_levels, c_levels) = (distinct(&participant), distinct(&clip));
+    let (p_codes, c_codes) = (codes(&participant, &p_levels), codes(&clip, &c_levels));
+    let levels: Vec<String> = ["arousing", "relaxing", "silence"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let m_codes = codes(&music, &levels);
+    let x = DesignMatrix::treatment(
+        y.len(),
+        &[FixedFactor {
+            name: "music",
+            levels: &levels,
+            codes: &m_codes,
+            reference: 2,
+        }],
+        &[],
+    )
+    .unwrap();
+    let groups = [
+        GroupingFactor {
+            name: "participant",
+            n_levels: p_levels.len(),
+            codes: &p_codes,
+        },
+        GroupingFactor {
+            name: "clip",
+            n_levels: c_levels.len(),
+            codes: &c_codes,
+        },
+    ];
+    let fit = fit_lmm(&y, &x, &groups, &LmmOptions::default()).unwrap();
+    for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
+        for (name, v) in [
+            ("estimate", f.estimate),
+            ("se", f.se),
+            ("df", f.df),
+            ("t", f.t),
+            ("p", f.p),
+        ] {
+            close(&format!("{} {name}", f.name), v, num(w, name), LMM_REL);
+        }
+    }
+    close(
+        "SD participant",
+        fit.random[0].sd,
+        num(&want["random"][0], "sd"),
+        LMM_REL,
+    );
+    assert!(
+        fit.random[1].sd < 1e-6 * fit.residual_sd,
+        "clip SD {} is not ~0",
+        fit.random[1].sd
+    );
+    close(
+        "residual SD",
+        fit.residual_sd,
+        num(want, "residual_sd"),
+        LMM_REL,
+    );
+    close(
+        "criterion",
+        fit.criterion,
+        num(want, "reml_criterion"),
+        1e-10,
+    );
+}
+
+#[test]
+fn vierordt_and_cv_match_lm() {
+    let fx = fixture("crossed");
+    let rows = read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/crossed.csv"
+    ));
+    for want in fx["vierordt"].as_array().unwrap() {
+        let p = want["participant"].as_str().unwrap();
+        let mine: Vec<_> = rows.iter().filter(|r| r["participant"] == p).collect();
+        let actual: Vec<f64> = mine.iter().map(|r| r["actual"].parse().unwrap()).collect();
+        let estimate: Vec<f64> = mine
+            .iter()
+            .zip(&actual)
+            .map(|(r, a)| a * r["log_ratio"].parse::<f64>().unwrap().exp())
+            .collect();
+        let fit = cuelab_stats::vierordt(&actual, &estimate).unwrap();
+        close("slope", fit.slope, num(want, "slope"), 1e-9);
+        close("intercept", fit.intercept, num(want, "intercept"), 1e-9);
+        close("r2", fit.r_squared, num(want, "r_squared"), 1e-9);
+        let e16: Vec<f64> = estimate
+            .iter()
+            .zip(&actual)
+            .filter(|(_, a)| **a == 16.0)
+            .map(|(e, _)| *e)
+            .collect();
+        close(
+            "cv",
+            cuelab_stats::coefficient_of_variation(&e16).unwrap(),
+            num(want, "cv16"),
+            1e-9,
+        );
+    }
+}

@@ -14,8 +14,14 @@ d$y <- round(10 + subj + c(a1 = 0, a2 = 1, a3 = 2.5)[d$A] * (d$B == "b2") +
 write.csv(d[, c("id", "G", "A", "B", "y")], file.path(script_dir(), "../fixtures/anova_unbalanced.csv"),
           row.names = FALSE)
 fit <- aov_car(y ~ G + Error(id / (A * B)), data = d)
+# Between-only (subject means) and within-only (no group) designs on the same data.
+sm <- aggregate(y ~ id + G, data = d, FUN = mean)
+between_fit <- aov_car(y ~ G + Error(id), data = sm)
+within_fit <- aov_car(y ~ Error(id / (A * B)), data = d)
 write_fixture(list(
   versions = versions(),
   anova = anova_rows(fit),
-  anova_observed_G = anova_rows(fit, observed = "G")
+  anova_observed_G = anova_rows(fit, observed = "G"),
+  between_only = anova(between_fit, es = c("ges", "pes"), intercept = TRUE),
+  within_only = anova_rows(within_fit)
 ), "anova_unbalanced")

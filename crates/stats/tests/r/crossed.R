@@ -27,6 +27,30 @@ mt <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = d, control
 ct <- contest1D(mt, c(0, 1, -1))
 ml <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = d, control = tight, REML = FALSE)
 
+# Per-participant Vierordt slope (estimate = actual * exp(log ratio)) and CV of the estimates
+# at the 16 s duration.
+d$estimate <- d$actual * exp(d$log_ratio)
+vier <- lapply(split(d, d$participant), function(s) {
+  f <- lm(estimate ~ actual, data = s)
+  e16 <- s$estimate[s$actual == 16]
+  list(participant = s$participant[1], slope = unname(coef(f)[2]), intercept = unname(coef(f)[1]),
+       r_squared = summary(f)$r.squared, cv16 = sd(e16) / mean(e16))
+})
+
+# A boundary fit: no clip variance in the generating model, so lme4 puts the clip SD at 0.
+set.seed(2)
+s <- expand.grid(participant = sprintf("p%02d", 1:20), clip = sprintf("c%02d", 1:10), stringsAsFactors = FALSE)
+s$music <- c("arousing", "relaxing", "silence")[(as.integer(sub("p", "", s$participant)) +
+  as.integer(sub("c", "", s$clip))) %% 3 + 1]
+s$log_ratio <- round(0.1 * (s$music == "arousing") + rnorm(20, 0, 0.3)[as.integer(sub("p", "", s$participant))] +
+  rnorm(nrow(s), 0, 0.3), 6)
+s <- s[runif(nrow(s)) > 0.1, ]
+write.csv(s, file.path(script_dir(), "../fixtures/crossed_singular.csv"), row.names = FALSE)
+s <- read.csv(file.path(script_dir(), "../fixtures/crossed_singular.csv"))
+s$music <- relevel(factor(s$music), ref = "silence")
+ms <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = s, control = tight)
+stopifnot(isSingular(ms))
+
 write_fixture(list(
   versions = versions(),
   n_obs = nrow(d),
@@ -34,5 +58,7 @@ write_fixture(list(
   lmm_tight = lmm_result(mt),
   contrast_arousing_minus_relaxing = list(estimate = ct$Estimate, se = ct$`Std. Error`, df = ct$df,
                                           t = ct$`t value`, p = ct$`Pr(>|t|)`),
-  ml = c(lmm_result(ml), list(deviance = unname(deviance(ml))))
+  ml = c(lmm_result(ml), list(deviance = unname(deviance(ml)))),
+  vierordt = unname(vier),
+  singular = lmm_result(ms)
 ), "crossed")
