@@ -4,6 +4,7 @@
 
 mod cmd;
 mod error;
+mod protocol_files;
 
 use std::process::ExitCode;
 

@@ -1,8 +1,46 @@
+//! `cuelab validate PROTOCOL...`: exit 0 when every protocol is valid, 2 otherwise, with
+//! `file:line:col` diagnostics on stderr. Writes nothing.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use crate::protocol_files::{LoadError, load};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Protocol files (TOML).
+    #[arg(required = true)]
+    protocols: Vec<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut n_bad = 0;
+    for path in &args.protocols {
+        match load(path) {
+            Ok(p) => {
+                eprintln!(
+                    "{}: ok — `{}`: {} clip(s), {} soundtrack(s), {} factor(s), {} step(s) per trial",
+                    path.display(),
+                    p.experiment().id,
+                    p.clips().len(),
+                    p.soundtracks().len(),
+                    p.factors().len(),
+                    p.procedure().len()
+                );
+            }
+            Err(LoadError::Invalid(d)) => {
+                eprintln!("{d}");
+                n_bad += 1;
+            }
+            Err(LoadError::Io(e)) => {
+                eprintln!("{}:1:1: error: {e:#}", path.display());
+                n_bad += 1;
+            }
+        }
+    }
+    if n_bad > 0 {
+        eprintln!("{n_bad} of {} protocol(s) invalid", args.protocols.len());
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
 }

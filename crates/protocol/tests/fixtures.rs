@@ -1,0 +1,135 @@
+//! The fixture corpus: every file in `protocols/tests/good/` loads and plans; every file in
+//! `protocols/tests/bad/` fails with the error written inside it (`# expect: LINE:COL: text`,
+//! optionally `# expect-help: text`), or in a `NAME.expect` file beside it when the fixture
+//! cannot hold a comment (empty and binary files). The example protocols in `protocols/` load.
+
+use std::path::{Path, PathBuf};
+
+use cuelab_core::ParticipantId;
+use cuelab_protocol::{Files, load, plan};
+
+/// Real files under a folder (the CLI has its own; the library reads no files).
+struct Dir(PathBuf);
+
+impl Files for Dir {
+    fn read(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.0.join(rel))
+    }
+    fn size(&self, rel: &Path) -> std::io::Result<u64> {
+        std::fs::metadata(self.0.join(rel)).map(|m| m.len())
+    }
+}
+
+fn protocols_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../protocols")
+}
+
+fn tomls(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn load_file(path: &Path) -> Result<cuelab_protocol::Protocol, cuelab_protocol::Diagnostics> {
+    let bytes = std::fs::read(path).unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    load(name, &bytes, &Dir(path.parent().unwrap().to_path_buf()))
+}
+
+fn check_plans(path: &Path, protocol: &cuelab_protocol::Protocol) {
+    for k in 1..=2 * cuelab_protocol::cycle_length(protocol) {
+        let id = ParticipantId::parse(&k.to_string()).unwrap();
+        let p = plan(protocol, &id, 1).unwrap_or_else(|e| panic!("{}: participant {k}: {e}", path.display()));
+        assert!(!p.trials.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn good_fixtures_load_and_plan() {
+    let files = tomls(&protocols_dir().join("tests/good"));
+    assert!(files.len() >= 4);
+    for path in files {
+        let protocol = load_file(&path).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
+        check_plans(&path, &protocol);
+    }
+}
+
+#[test]
+fn example_protocols_load_and_plan() {
+    let files = tomls(&protocols_dir());
+    assert!(files.len() >= 4, "the four paradigms");
+    for path in files {
+        let protocol = load_file(&path).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
+        check_plans(&path, &protocol);
+    }
+}
+
+struct Expect {
+    location_and_text: String,
+    help: Option<String>,
+}
+
+fn expectations(path: &Path) -> Vec<Expect> {
+    let sidecar = PathBuf::from(format!("{}.expect", path.display()));
+    let text = if sidecar.exists() {
+        format!("# expect: {}", std::fs::read_to_string(&sidecar).unwrap())
+    } else {
+        String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned()
+    };
+    let mut out: Vec<Expect> = Vec::new();
+    for line in text.lines() {
+        if let Some(e) = line.strip_prefix("# expect: ") {
+            out.push(Expect { location_and_text: e.trim().to_string(), help: None });
+        } else if let Some(h) = line.strip_prefix("# expect-help: ") {
+            out.last_mut().expect("expect-help after expect").help = Some(h.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_fixtures_fail_where_they_say() {
+    let files = tomls(&protocols_dir().join("tests/bad"));
+    assert!(files.len() >= 15);
+    let mut failures = Vec::new();
+    for path in files {
+        let expects = expectations(&path);
+        assert!(!expects.is_empty(), "{} has no `# expect:` line", path.display());
+        let diags = match load_file(&path) {
+            Ok(_) => panic!("{} loaded, but it is a bad fixture", path.display()),
+            Err(d) => d,
+        };
+        let name = path.file_name().unwrap().to_str().unwrap();
+        for e in expects {
+            // A location without a file name refers to the fixture itself.
+            let want = if e.location_and_text.starts_with(|c: char| c.is_ascii_digit()) {
+                format!("{name}:{}", e.location_and_text)
+            } else {
+                e.location_and_text.clone()
+            };
+            let mut parts = want.splitn(4, ':');
+            let (file, line, col, text) = (
+                parts.next().unwrap(),
+                parts.next().unwrap().parse::<usize>().unwrap(),
+                parts.next().unwrap().parse::<usize>().unwrap(),
+                parts.next().unwrap().trim(),
+            );
+            let found = diags
+                .0
+                .iter()
+                .find(|d| d.file.ends_with(file) && d.line == line && d.col == col && d.message.contains(text));
+            match found {
+                None => failures.push(format!("expected `{want}`, got:\n{diags}")),
+                Some(d) if e.help.is_some() && d.help != e.help => {
+                    failures.push(format!("{want}: expected help {:?}, got {:?}", e.help, d.help))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
