@@ -211,3 +211,33 @@ fn between_only_and_within_only_designs() {
         }
     }
 }
+
+#[test]
+fn huynh_feldt_above_one_is_capped_for_df_and_p() {
+    let rows = read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anova_hf_above_one.csv"
+    ));
+    let values: Vec<f64> = rows.iter().map(|r| r["y"].parse().unwrap()).collect();
+    // Rows are subject-major with C fastest (R's expand.grid order).
+    assert_eq!(rows[1]["C"], "c2");
+    let within = [WithinFactor {
+        name: "C",
+        n_levels: 4,
+    }];
+    let t = anova(&AnovaInput {
+        n_subjects: 12,
+        between: &[],
+        within: &within,
+        values: &values,
+        observed: &[],
+    })
+    .unwrap();
+    let want = &fixture("anova_unbalanced")["hf_above_one"][1];
+    let s = t.row("C").unwrap().sphericity.unwrap();
+    close("HF eps", s.hf.epsilon, num(want, "hf_eps"), REL);
+    assert!(s.hf.epsilon > 1.0);
+    assert_eq!((s.hf.df1, s.hf.df2), (3.0, 33.0));
+    close("HF p", s.hf.p, num(want, "hf_p"), REL);
+    close("p", t.row("C").unwrap().p, num(want, "p"), REL);
+}

@@ -18,10 +18,19 @@ fit <- aov_car(y ~ G + Error(id / (A * B)), data = d)
 sm <- aggregate(y ~ id + G, data = d, FUN = mean)
 between_fit <- aov_car(y ~ G + Error(id), data = sm)
 within_fit <- aov_car(y ~ Error(id / (A * B)), data = d)
+# A nearly spherical 4-level design whose Huynh-Feldt epsilon exceeds 1 (capped for df and p).
+set.seed(2)
+h <- expand.grid(C = c("c1", "c2", "c3", "c4"), id = sprintf("s%02d", 1:12), stringsAsFactors = FALSE)
+h$y <- round(rnorm(12, 0, 1)[as.integer(sub("s", "", h$id))] + rnorm(nrow(h)), 4)
+write.csv(h, file.path(script_dir(), "../fixtures/anova_hf_above_one.csv"), row.names = FALSE)
+hf_fit <- aov_car(y ~ Error(id / C), data = h)
+hf_rows <- anova_rows(hf_fit)
+stopifnot(hf_rows[[2]]$hf_eps > 1)
 write_fixture(list(
   versions = versions(),
   anova = anova_rows(fit),
   anova_observed_G = anova_rows(fit, observed = "G"),
   between_only = anova(between_fit, es = c("ges", "pes"), intercept = TRUE),
-  within_only = anova_rows(within_fit)
+  within_only = anova_rows(within_fit),
+  hf_above_one = hf_rows
 ), "anova_unbalanced")
