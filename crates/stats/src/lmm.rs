@@ -781,13 +781,36 @@ pub fn fit_lmm(
             got: n,
         });
     }
+    // With an intercept column, fit y − ȳ and add ȳ back to the intercept: the sums of
+    // squares then stay near the residual scale instead of n ȳ², which keeps digits when the
+    // mean is large against the spread (reaction times in ms).
+    let intercept = (0..p).find(|&j| x.column(j).iter().all(|&v| v == 1.0));
+    let shift = match intercept {
+        Some(_) => y.iter().sum::<f64>() / n as f64,
+        None => 0.0,
+    };
+    let centred: Vec<f64>;
+    let y = if shift != 0.0 {
+        centred = y.iter().map(|v| v - shift).collect();
+        &centred[..]
+    } else {
+        y
+    };
     let suff = accumulate(y, x, groups);
     let used: Vec<usize> = suff
         .counts
         .iter()
         .map(|c| c.iter().filter(|&&v| v > 0.0).count())
         .collect();
-    if suff.xtx.clone().cholesky().is_none() {
+    // Rank check on the column-scaled X'X, so a collinear design is caught even when rounding
+    // leaves a tiny positive pivot.
+    let xtx_scaled = DMatrix::from_fn(p, p, |a, b| {
+        suff.xtx[(a, b)] / (suff.xtx[(a, a)] * suff.xtx[(b, b)]).sqrt()
+    });
+    let full_rank = xtx_scaled
+        .cholesky()
+        .is_some_and(|c| c.l().diagonal().iter().all(|&d| d * d > 1e-10));
+    if !full_rank {
         return Err(StatsError::Degenerate(
             "the fixed-effects design is rank deficient".into(),
         ));
@@ -859,7 +882,10 @@ pub fn fit_lmm(
         .ok_or_else(|| StatsError::NoConvergence("Cholesky failed at the optimum".into()))?;
     let sigma2 = fac.r2 / sys.dof(reml);
     let sigma = sigma2.sqrt();
-    let beta = fac.beta();
+    let mut beta = fac.beta();
+    if let Some(j) = intercept {
+        beta[j] += shift;
+    }
     let vcov = fac.covbeta(sigma2);
     let criterion = sys.profiled(&theta, reml);
 
@@ -936,4 +962,57 @@ pub fn fit_lmm(
         fit.fixed[j] = test;
     }
     Ok(fit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_factor() -> (Vec<f64>, Vec<u32>) {
+        let y = vec![10.0, 12.0, 11.0, 15.0, 13.0, 17.0, 9.0, 12.0, 14.0, 13.5];
+        let g = vec![0, 0, 1, 1, 2, 2, 3, 3, 4, 4];
+        (y, g)
+    }
+
+    #[test]
+    fn collinear_design_is_rejected() {
+        let (y, g) = one_factor();
+        let a: Vec<f64> = (0..10).map(|i| f64::from(i % 2)).collect();
+        let b: Vec<f64> = a.iter().map(|v| 2.0 * v).collect();
+        let x = DesignMatrix::from_columns(
+            vec!["(Intercept)".into(), "a".into(), "b".into()],
+            vec![vec![1.0; 10], a, b],
+        )
+        .unwrap();
+        let groups = [GroupingFactor {
+            name: "g",
+            n_levels: 5,
+            codes: &g,
+        }];
+        let err = fit_lmm(&y, &x, &groups, &LmmOptions::default()).unwrap_err();
+        assert!(matches!(err, StatsError::Degenerate(_)), "{err}");
+    }
+
+    #[test]
+    fn a_shift_of_y_moves_only_the_intercept() {
+        let (y, g) = one_factor();
+        let a: Vec<f64> = (0..10).map(|i| f64::from(i % 2)).collect();
+        let x = DesignMatrix::from_columns(
+            vec!["(Intercept)".into(), "a".into()],
+            vec![vec![1.0; 10], a],
+        )
+        .unwrap();
+        let groups = [GroupingFactor {
+            name: "g",
+            n_levels: 5,
+            codes: &g,
+        }];
+        let base = fit_lmm(&y, &x, &groups, &LmmOptions::default()).unwrap();
+        let shifted: Vec<f64> = y.iter().map(|v| v + 1e6).collect();
+        let moved = fit_lmm(&shifted, &x, &groups, &LmmOptions::default()).unwrap();
+        assert!((moved.fixed[0].estimate - base.fixed[0].estimate - 1e6).abs() < 1e-6);
+        assert!((moved.fixed[1].estimate - base.fixed[1].estimate).abs() < 1e-9);
+        assert!((moved.residual_sd / base.residual_sd - 1.0).abs() < 1e-9);
+        assert!((moved.fixed[1].df / base.fixed[1].df - 1.0).abs() < 1e-6);
+    }
 }
