@@ -21,11 +21,20 @@ pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn report(err: &anyhow::Error) -> ExitCode {
+    // `cuelab plan ... | head` closes the pipe early: that is the reader's choice, not an error.
+    let broken_pipe = err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
-    if err.chain().any(|e| e.is::<Invalid>()) {
+    // `Invalid` may be the error itself, a cause, or a context layer (found by downcast only).
+    if err.downcast_ref::<Invalid>().is_some() || err.chain().any(|e| e.is::<Invalid>()) {
         ExitCode::from(2)
     } else {
         ExitCode::from(1)

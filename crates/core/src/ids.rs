@@ -36,9 +36,7 @@ impl ParticipantId {
         if !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(IdError::BadChar(s.to_string()));
         }
-        let digits_start = s
-            .rfind(|c: char| !c.is_ascii_digit())
-            .map_or(0, |i| i + 1);
+        let digits_start = s.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
         let digits = &s[digits_start..];
         let number = digits
             .parse::<u64>()

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// An instant on the session clock: nanoseconds since the session started (may be negative for
 /// instants before the start, e.g. a device timestamp mapped backwards).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct SessionTime(pub i64);
 
@@ -61,7 +63,9 @@ impl std::ops::Sub for SessionTime {
 }
 
 /// A count of sample frames (one sample per channel) at some sample rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Frames(pub i64);
 

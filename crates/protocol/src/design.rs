@@ -63,7 +63,9 @@ pub enum PlanError {
         block: String,
     },
     /// The solver gave up after its step budget.
-    #[error("no order found that satisfies {rules} after {steps} search steps{block}; the constraints are too tight for this design")]
+    #[error(
+        "no order found that satisfies {rules} after {steps} search steps{block}; the constraints are too tight for this design"
+    )]
     NotFound {
         rules: String,
         steps: u64,
@@ -84,7 +86,9 @@ struct Item {
 
 /// The protocol's seed: fixed in the protocol, or derived from its content hash.
 pub fn protocol_seed(p: &Protocol) -> u64 {
-    p.design().seed.unwrap_or_else(|| seed_from_hash(p.sha256()))
+    p.design()
+        .seed
+        .unwrap_or_else(|| seed_from_hash(p.sha256()))
 }
 
 /// Number of Latin-square rotations (1 when the pairing does not rotate).
@@ -97,7 +101,11 @@ pub fn n_rotations(p: &Protocol) -> u64 {
 
 /// Number of between-subject groups.
 pub fn n_groups(p: &Protocol) -> u64 {
-    p.factors().iter().filter(|f| !f.within).map(|f| f.levels.len() as u64).product()
+    p.factors()
+        .iter()
+        .filter(|f| !f.within)
+        .map(|f| f.levels.len() as u64)
+        .product()
 }
 
 /// How many participants make one full counterbalancing cycle.
@@ -155,8 +163,7 @@ fn items(p: &Protocol, rotation: u64, group: u64) -> Vec<Item> {
     let between = between_levels(p, group);
     let conds = within_conditions(p);
     let make = |clip: Option<&str>, within: &[(String, String)]| {
-        let conditions: BTreeMap<String, String> =
-            within.iter().chain(&between).cloned().collect();
+        let conditions: BTreeMap<String, String> = within.iter().chain(&between).cloned().collect();
         Item {
             clip: clip.map(str::to_string),
             soundtrack: soundtrack_of(p, &conditions),
@@ -188,11 +195,16 @@ fn items(p: &Protocol, rotation: u64, group: u64) -> Vec<Item> {
             }
         }
         Pairing::Fixed(pairs) => {
-            let st = p.factors().iter().find(|f| f.soundtrack).map(|f| f.name.clone());
+            let st = p
+                .factors()
+                .iter()
+                .find(|f| f.soundtrack)
+                .map(|f| f.name.clone());
             for (clip, level) in pairs {
-                for c in conds.iter().filter(|c| {
-                    c.iter().all(|(f, l)| Some(f) != st.as_ref() || l == level)
-                }) {
+                for c in conds
+                    .iter()
+                    .filter(|c| c.iter().all(|(f, l)| Some(f) != st.as_ref() || l == level))
+                {
                     let mut item = make(Some(clip), c);
                     if let Some(st) = &st {
                         item.conditions.insert(st.clone(), level.clone());
@@ -234,7 +246,11 @@ fn order_block(
         .max_run
         .iter()
         .map(|(k, n)| (Rule::MaxRun(*n), k))
-        .chain(ord.min_distance.iter().map(|(k, n)| (Rule::MinDistance(*n), k)))
+        .chain(
+            ord.min_distance
+                .iter()
+                .map(|(k, n)| (Rule::MinDistance(*n), k)),
+        )
         .collect();
     // Per rule: the distinct values and each item's code.
     let mut value_names: Vec<Vec<String>> = Vec::new();
@@ -259,7 +275,10 @@ fn order_block(
     let constraints: Vec<Constraint<'_>> = rules
         .iter()
         .zip(&codes)
-        .map(|((rule, _), c)| Constraint { rule: *rule, codes: c })
+        .map(|((rule, _), c)| Constraint {
+            rule: *rule,
+            codes: c,
+        })
         .collect();
     let describe = |rule: &Rule| match rule {
         Rule::MaxRun(n) => format!("max_run = {n}"),
@@ -268,9 +287,17 @@ fn order_block(
     match order::solve(items.len(), &constraints, rng) {
         Ok(perm) => {
             let mut slots: Vec<Option<Item>> = items.drain(..).map(Some).collect();
-            Ok(perm.into_iter().map(|i| slots[i].take().expect("a permutation")).collect())
+            Ok(perm
+                .into_iter()
+                .map(|i| slots[i].take().expect("a permutation"))
+                .collect())
         }
-        Err(OrderError::Infeasible { constraint, value, count, total }) => Err(PlanError::Infeasible {
+        Err(OrderError::Infeasible {
+            constraint,
+            value,
+            count,
+            total,
+        }) => Err(PlanError::Infeasible {
             rule: describe(&rules[constraint].0),
             key: rules[constraint].1.to_string(),
             value: value_names[constraint][value as usize].clone(),
@@ -279,7 +306,11 @@ fn order_block(
             block: block_label.to_string(),
         }),
         Err(OrderError::BudgetExhausted { steps }) => Err(PlanError::NotFound {
-            rules: rules.iter().map(|(r, k)| format!("{} for {k}", describe(r))).collect::<Vec<_>>().join(", "),
+            rules: rules
+                .iter()
+                .map(|(r, k)| format!("{} for {k}", describe(r)))
+                .collect::<Vec<_>>()
+                .join(", "),
             steps,
             block: block_label.to_string(),
         }),
@@ -288,7 +319,11 @@ fn order_block(
 
 /// The trial plan of one participant's session. Pure: the same inputs give the same plan on
 /// every machine.
-pub fn plan(p: &Protocol, participant: &ParticipantId, session: u32) -> Result<TrialPlan, PlanError> {
+pub fn plan(
+    p: &Protocol,
+    participant: &ParticipantId,
+    session: u32,
+) -> Result<TrialPlan, PlanError> {
     let k = participant.number();
     let (rotation, group) = assignment(p, k);
     let seed = session_seed(protocol_seed(p), participant.label(), session);
@@ -309,7 +344,11 @@ pub fn plan(p: &Protocol, participant: &ParticipantId, session: u32) -> Result<T
             blocks.extend(ordered.chunks(size).map(<[Item]>::to_vec));
         }
         Blocks::ByFactor { factor, order } => {
-            let f = p.factors().iter().find(|f| f.name == *factor).expect("validated");
+            let f = p
+                .factors()
+                .iter()
+                .find(|f| f.name == *factor)
+                .expect("validated");
             let mut levels: Vec<String> = f.levels.clone();
             match order {
                 BlockOrder::Fixed => {}
@@ -429,7 +468,11 @@ pub fn counterbalance(p: &Protocol, n: u64) -> Result<Counterbalance, PlanError>
         participants: n,
         cells: counts
             .into_iter()
-            .map(|((clip, conditions), count)| Cell { clip, conditions, count })
+            .map(|((clip, conditions), count)| Cell {
+                clip,
+                conditions,
+                count,
+            })
             .collect(),
     })
 }

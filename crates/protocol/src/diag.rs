@@ -22,10 +22,23 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.col, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.col, self.message
+        )?;
         if let Some(src) = &self.source_line {
             let gutter = self.line.to_string().len();
-            write!(f, "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}", "", self.line, src, "", "^", col = self.col)?;
+            write!(
+                f,
+                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}",
+                "",
+                self.line,
+                src,
+                "",
+                "^",
+                col = self.col
+            )?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;

@@ -114,7 +114,10 @@ pub fn load(name: &str, bytes: &[u8], files: &dyn Files) -> Result<Protocol, Dia
             return Err(one(
                 line,
                 col,
-                format!("not a text file: byte 0x{:02x} is not UTF-8 text", bytes[bad]),
+                format!(
+                    "not a text file: byte 0x{:02x} is not UTF-8 text",
+                    bytes[bad]
+                ),
                 "a protocol is a UTF-8 TOML text file",
             ));
         }
@@ -152,7 +155,10 @@ pub fn load(name: &str, bytes: &[u8], files: &dyn Files) -> Result<Protocol, Dia
     if let Err(e) = check_orderable(&protocol) {
         let span = design_span(text);
         let mut d = cx.map.diag(span, e.to_string());
-        d.help = Some("relax `max_run`/`min_distance`, add trials or repetitions, or change the blocks".into());
+        d.help = Some(
+            "relax `max_run`/`min_distance`, add trials or repetitions, or change the blocks"
+                .into(),
+        );
         return Err(Diagnostics(vec![d]));
     }
     Ok(protocol)

@@ -211,16 +211,26 @@ pub struct Design {
 #[non_exhaustive]
 pub enum Step {
     /// A page of Markdown, continued with a key press.
-    Instructions { markdown: String },
-    Fixation { ms: u32 },
-    Blank { ms: u32 },
+    Instructions {
+        markdown: String,
+    },
+    Fixation {
+        ms: u32,
+    },
+    Blank {
+        ms: u32,
+    },
     /// The trial's clip (and soundtrack), with an optional continuous rating.
     Clip {
         continuous: Option<Continuous>,
         offset_ms: f64,
     },
     Rating(Rating),
-    TimeEstimate { method: EstimateMethod, unit: TimeUnit, prompt: String },
+    TimeEstimate {
+        method: EstimateMethod,
+        unit: TimeUnit,
+        prompt: String,
+    },
     Choice {
         prompt: String,
         options: Vec<String>,
@@ -232,7 +242,10 @@ pub enum Step {
         items: Vec<RecognitionItem>,
         confidence_points: Option<u32>,
     },
-    FreeText { prompt: String, max_chars: u32 },
+    FreeText {
+        prompt: String,
+        max_chars: u32,
+    },
     Questionnaire(Questionnaire),
 }
 

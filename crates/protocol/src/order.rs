@@ -43,7 +43,11 @@ const STEPS_PER_ATTEMPT: u64 = 20_000;
 const ATTEMPTS: u64 = 50;
 
 /// A random order of `n` trials (a permutation of `0..n`) satisfying every constraint.
-pub fn solve(n: usize, constraints: &[Constraint<'_>], rng: &mut Stream) -> Result<Vec<usize>, OrderError> {
+pub fn solve(
+    n: usize,
+    constraints: &[Constraint<'_>],
+    rng: &mut Stream,
+) -> Result<Vec<usize>, OrderError> {
     let active: Vec<&Constraint<'_>> = constraints
         .iter()
         .filter(|c| !matches!(c.rule, Rule::MinDistance(d) if d <= 1))
@@ -179,7 +183,9 @@ impl<'s, 'a> Search<'s, 'a> {
             let v = self.type_keys[t][ci];
             match c.rule {
                 Rule::MaxRun(r) => self.tail_run(ci, v) < r as usize,
-                Rule::MinDistance(d) => self.last_pos[ci][v as usize].is_none_or(|p| pos - p >= d as usize),
+                Rule::MinDistance(d) => {
+                    self.last_pos[ci][v as usize].is_none_or(|p| pos - p >= d as usize)
+                }
             }
         })
     }
@@ -190,11 +196,14 @@ impl<'s, 'a> Search<'s, 'a> {
         self.constraints.iter().enumerate().all(|(ci, c)| {
             let Rule::MaxRun(r) = c.rule else { return true };
             let r = r as usize;
-            self.value_remaining[ci].iter().enumerate().all(|(v, &count)| {
-                let others = left - count;
-                let run = self.tail_run(ci, v as u32);
-                count + run <= r * (others + 1)
-            })
+            self.value_remaining[ci]
+                .iter()
+                .enumerate()
+                .all(|(v, &count)| {
+                    let others = left - count;
+                    let run = self.tail_run(ci, v as u32);
+                    count + run <= r * (others + 1)
+                })
         })
     }
 
@@ -331,7 +340,10 @@ mod tests {
     #[test]
     fn finds_orders_with_max_run_one() {
         let music = codes(4, 6);
-        let c = [Constraint { rule: Rule::MaxRun(1), codes: &music }];
+        let c = [Constraint {
+            rule: Rule::MaxRun(1),
+            codes: &music,
+        }];
         for seed in 0..50 {
             let order = solve(music.len(), &c, &mut Stream::new(seed)).unwrap();
             assert!(satisfies(&order, &c));
@@ -347,8 +359,14 @@ mod tests {
         let clip: Vec<u32> = (0..24).map(|i| i / 4).collect();
         let music: Vec<u32> = (0..24).map(|i| i % 4).collect();
         let c = [
-            Constraint { rule: Rule::MaxRun(2), codes: &music },
-            Constraint { rule: Rule::MinDistance(3), codes: &clip },
+            Constraint {
+                rule: Rule::MaxRun(2),
+                codes: &music,
+            },
+            Constraint {
+                rule: Rule::MinDistance(3),
+                codes: &clip,
+            },
         ];
         for seed in 0..20 {
             let order = solve(24, &c, &mut Stream::new(seed)).unwrap();
@@ -360,10 +378,18 @@ mod tests {
     fn counting_proves_infeasible() {
         // Five of one level among seven trials cannot avoid runs of two.
         let music = vec![0, 0, 0, 0, 0, 1, 1];
-        let c = [Constraint { rule: Rule::MaxRun(1), codes: &music }];
+        let c = [Constraint {
+            rule: Rule::MaxRun(1),
+            codes: &music,
+        }];
         assert_eq!(
             solve(7, &c, &mut Stream::new(1)),
-            Err(OrderError::Infeasible { constraint: 0, value: 0, count: 5, total: 7 })
+            Err(OrderError::Infeasible {
+                constraint: 0,
+                value: 0,
+                count: 5,
+                total: 7
+            })
         );
     }
 
@@ -375,8 +401,14 @@ mod tests {
         let a: Vec<u32> = vec![0, 0, 0, 1, 1, 1];
         let b: Vec<u32> = vec![0, 1, 2, 0, 1, 2];
         let c = [
-            Constraint { rule: Rule::MaxRun(1), codes: &a },
-            Constraint { rule: Rule::MinDistance(4), codes: &b },
+            Constraint {
+                rule: Rule::MaxRun(1),
+                codes: &a,
+            },
+            Constraint {
+                rule: Rule::MinDistance(4),
+                codes: &b,
+            },
         ];
         assert!(matches!(
             solve(6, &c, &mut Stream::new(3)),
@@ -387,9 +419,15 @@ mod tests {
     #[test]
     fn satisfies_checks_min_distance() {
         let clip = vec![0, 1, 0];
-        let c = [Constraint { rule: Rule::MinDistance(2), codes: &clip }];
+        let c = [Constraint {
+            rule: Rule::MinDistance(2),
+            codes: &clip,
+        }];
         assert!(satisfies(&[0, 1, 2], &c));
-        let c3 = [Constraint { rule: Rule::MinDistance(3), codes: &clip }];
+        let c3 = [Constraint {
+            rule: Rule::MinDistance(3),
+            codes: &clip,
+        }];
         assert!(!satisfies(&[0, 1, 2], &c3));
     }
 }

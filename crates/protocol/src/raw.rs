@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use toml::Spanned;
 
 pub type S<T> = Spanned<T>;

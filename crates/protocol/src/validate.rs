@@ -17,7 +17,14 @@ const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
 const AUDIO_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a", "aac"];
 /// Names that would collide with columns of the exported tables.
 const RESERVED_FACTOR_NAMES: &[&str] = &[
-    "clip", "soundtrack", "participant", "session", "trial_index", "block", "practice", "index",
+    "clip",
+    "soundtrack",
+    "participant",
+    "session",
+    "trial_index",
+    "block",
+    "practice",
+    "index",
 ];
 const DEMOGRAPHICS: &[&str] = &["age", "gender", "years_of_musical_training", "handedness"];
 const GOLD_MSI_GENERAL: &[&str] = &[
@@ -81,7 +88,10 @@ impl<'a> Ctx<'a> {
                     Some((path, text))
                 }
                 Err(_) => {
-                    self.err(raw.span(), format!("{what} `{}` is not UTF-8 text", raw.get_ref()));
+                    self.err(
+                        raw.span(),
+                        format!("{what} `{}` is not UTF-8 text", raw.get_ref()),
+                    );
                     None
                 }
             },
@@ -164,13 +174,23 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
         .conditions
         .as_ref()
         .and_then(|c| conditions_file(c, &clips, &soundtracks, &mut factors, cx));
-    let design = design(raw.design.as_ref(), conditions, &clips, &soundtracks, &factors, cx);
+    let design = design(
+        raw.design.as_ref(),
+        conditions,
+        &clips,
+        &soundtracks,
+        &factors,
+        cx,
+    );
     let has_clip_step_needed = !clips.is_empty() || !soundtracks.is_empty();
     let procedure = steps(&raw.procedure, StepPlace::Trial, &clips, cx);
     if raw.procedure.get_ref().is_empty() {
         cx.err(raw.procedure.span(), "the procedure has no steps");
     }
-    let n_clip_steps = procedure.iter().filter(|s| matches!(s, Step::Clip { .. })).count();
+    let n_clip_steps = procedure
+        .iter()
+        .filter(|s| matches!(s, Step::Clip { .. }))
+        .count();
     if has_clip_step_needed && n_clip_steps == 0 {
         cx.err_help(
             raw.procedure.span(),
@@ -230,7 +250,11 @@ fn stimuli(raw: Option<&RawStimuli>, cx: &mut Ctx<'_>) -> (Vec<Stimulus>, Vec<St
     let soundtracks = stimulus_table(&raw.soundtracks, StimulusKind::Soundtrack, cx);
     for s in &soundtracks {
         if clips.iter().any(|c| c.id == s.id) {
-            let key = raw.soundtracks.keys().find(|k| *k.get_ref() == s.id).expect("declared");
+            let key = raw
+                .soundtracks
+                .keys()
+                .find(|k| *k.get_ref() == s.id)
+                .expect("declared");
             cx.err_help(
                 key.span(),
                 format!("duplicate id `{}`: a clip already has this id", s.id),
@@ -239,8 +263,15 @@ fn stimuli(raw: Option<&RawStimuli>, cx: &mut Ctx<'_>) -> (Vec<Stimulus>, Vec<St
         }
     }
     if soundtracks.iter().any(|s| s.id == SILENCE) {
-        let key = raw.soundtracks.keys().find(|k| k.get_ref() == SILENCE).expect("declared");
-        cx.err(key.span(), "`silence` is reserved for trials without music; rename this soundtrack");
+        let key = raw
+            .soundtracks
+            .keys()
+            .find(|k| k.get_ref() == SILENCE)
+            .expect("declared");
+        cx.err(
+            key.span(),
+            "`silence` is reserved for trials without music; rename this soundtrack",
+        );
     }
     (clips, soundtracks)
 }
@@ -268,14 +299,19 @@ fn stimulus_table(
                 (&bare, 0.0, 0, 0)
             }
             RawStimulus::Table(t) => {
-                if kind == StimulusKind::Clip && (t.gain_db.is_some() || t.fade_in_ms.is_some() || t.fade_out_ms.is_some()) {
+                if kind == StimulusKind::Clip
+                    && (t.gain_db.is_some() || t.fade_in_ms.is_some() || t.fade_out_ms.is_some())
+                {
                     cx.err(value.span(), "clips play no sound of their own: `gain_db` and fades belong to soundtracks");
                 }
                 let gain = t.gain_db.as_ref().map_or(0.0, |g| *g.get_ref());
                 if let Some(g) = &t.gain_db
                     && !(-60.0..=12.0).contains(g.get_ref())
                 {
-                    cx.err(g.span(), format!("gain_db {} is outside -60..=12 dB", g.get_ref()));
+                    cx.err(
+                        g.span(),
+                        format!("gain_db {} is outside -60..=12 dB", g.get_ref()),
+                    );
                 }
                 (
                     &t.file,
@@ -285,7 +321,9 @@ fn stimulus_table(
                 )
             }
         };
-        let Some(path) = cx.confined(file) else { continue };
+        let Some(path) = cx.confined(file) else {
+            continue;
+        };
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -298,22 +336,36 @@ fn stimulus_table(
         if !allowed.contains(&ext.as_str()) {
             cx.err_help(
                 file.span(),
-                format!("`{}` does not look like a {} file", file.get_ref(), kind_name(kind)),
+                format!(
+                    "`{}` does not look like a {} file",
+                    file.get_ref(),
+                    kind_name(kind)
+                ),
                 Some(format!("use one of: {}", allowed.join(", "))),
             );
             continue;
         }
         match cx.files.size(&path) {
-            Ok(0) => cx.err(file.span(), format!("stimulus file `{}` is empty", file.get_ref())),
+            Ok(0) => cx.err(
+                file.span(),
+                format!("stimulus file `{}` is empty", file.get_ref()),
+            ),
             Ok(_) => {}
             Err(e) => cx.err_help(
                 file.span(),
-                format!("cannot read stimulus `{}`: {}", file.get_ref(), io_reason(&e)),
+                format!(
+                    "cannot read stimulus `{}`: {}",
+                    file.get_ref(),
+                    io_reason(&e)
+                ),
                 Some("paths are relative to the protocol's folder".into()),
             ),
         }
         if let Some(other) = seen_paths.insert(path.clone(), id.get_ref().clone()) {
-            cx.err(file.span(), format!("`{}` is also used by `{other}`", file.get_ref()));
+            cx.err(
+                file.span(),
+                format!("`{}` is also used by `{other}`", file.get_ref()),
+            );
         }
         out.push(Stimulus {
             id: id.get_ref().clone(),
@@ -348,7 +400,10 @@ fn factors(
     for (name, f) in entries {
         let name_s = name.get_ref();
         if !is_identifier(name_s) {
-            cx.err(name.span(), format!("factor name `{name_s}` is not a valid id"));
+            cx.err(
+                name.span(),
+                format!("factor name `{name_s}` is not a valid id"),
+            );
             continue;
         }
         if RESERVED_FACTOR_NAMES.contains(&name_s.as_str()) {
@@ -362,7 +417,10 @@ fn factors(
         let f_ref = f.get_ref();
         let levels = f_ref.levels.get_ref();
         if levels.is_empty() {
-            cx.err(f_ref.levels.span(), format!("factor `{name_s}` has no levels"));
+            cx.err(
+                f_ref.levels.span(),
+                format!("factor `{name_s}` has no levels"),
+            );
             continue;
         }
         let mut seen = BTreeSet::new();
@@ -370,7 +428,10 @@ fn factors(
             if l.get_ref().trim().is_empty() {
                 cx.err(l.span(), "empty level name");
             } else if !seen.insert(l.get_ref().as_str()) {
-                cx.err(l.span(), format!("duplicate level `{}` in factor `{name_s}`", l.get_ref()));
+                cx.err(
+                    l.span(),
+                    format!("duplicate level `{}` in factor `{name_s}`", l.get_ref()),
+                );
             }
         }
         let matching = levels
@@ -387,9 +448,16 @@ fn factors(
                 if l_s != SILENCE && !soundtracks.iter().any(|s| s.id == *l_s) {
                     cx.err_help(
                         l.span(),
-                        format!("unknown level `{l_s}` in factor `{name_s}`: no soundtrack has this id"),
-                        did_you_mean(l_s, soundtracks.iter().map(|s| s.id.as_str()).chain([SILENCE]))
-                            .or_else(|| Some("declare it under [stimuli.soundtracks], or use `silence`".into())),
+                        format!(
+                            "unknown level `{l_s}` in factor `{name_s}`: no soundtrack has this id"
+                        ),
+                        did_you_mean(
+                            l_s,
+                            soundtracks.iter().map(|s| s.id.as_str()).chain([SILENCE]),
+                        )
+                        .or_else(|| {
+                            Some("declare it under [stimuli.soundtracks], or use `silence`".into())
+                        }),
                     );
                 }
             }
@@ -401,9 +469,16 @@ fn factors(
             soundtrack: is_soundtrack,
         });
     }
-    let soundtrack_factors: Vec<_> = out.iter().filter(|f| f.soundtrack).map(|f| f.name.clone()).collect();
+    let soundtrack_factors: Vec<_> = out
+        .iter()
+        .filter(|f| f.soundtrack)
+        .map(|f| f.name.clone())
+        .collect();
     if soundtrack_factors.len() > 1 {
-        let second = raw.keys().find(|k| *k.get_ref() == soundtrack_factors[1]).expect("declared");
+        let second = raw
+            .keys()
+            .find(|k| *k.get_ref() == soundtrack_factors[1])
+            .expect("declared");
         cx.err_help(
             second.span(),
             format!(
@@ -425,18 +500,29 @@ fn conditions_file(
 ) -> Option<Vec<ConditionRow>> {
     let file = &raw.get_ref().file;
     let (path, text) = cx.read_aux(file, "conditions file")?;
-    let name = format!("{}", Path::new(cx.map.name).parent().unwrap_or(Path::new("")).join(&path).display());
+    let name = format!(
+        "{}",
+        Path::new(cx.map.name)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(&path)
+            .display()
+    );
     let csv_map = SourceMap::new(&name, &text);
-    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = match rdr.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            cx.diags.push(csv_map.diag(0..0, format!("conditions file is not valid CSV: {e}")));
+            cx.diags
+                .push(csv_map.diag(0..0, format!("conditions file is not valid CSV: {e}")));
             return None;
         }
     };
     if headers.is_empty() || headers.iter().all(str::is_empty) {
-        cx.diags.push(csv_map.diag(0..0, "conditions file has no header row"));
+        cx.diags
+            .push(csv_map.diag(0..0, "conditions file has no header row"));
         return None;
     }
     let declared_factors = !factors.is_empty();
@@ -454,12 +540,24 @@ fn conditions_file(
             }
             columns.push(h.to_string());
         } else if declared_factors {
-            let mut d = csv_map.diag(offset..offset, format!("unknown column `{h}`: no factor has this name"));
-            d.help = did_you_mean(h, factors.iter().map(|f| f.name.as_str()).chain(["clip", "soundtrack"]));
+            let mut d = csv_map.diag(
+                offset..offset,
+                format!("unknown column `{h}`: no factor has this name"),
+            );
+            d.help = did_you_mean(
+                h,
+                factors
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .chain(["clip", "soundtrack"]),
+            );
             cx.diags.push(d);
             columns.push(String::new());
         } else if !is_identifier(h) || RESERVED_FACTOR_NAMES.contains(&h) {
-            cx.diags.push(csv_map.diag(offset..offset, format!("column `{h}` is not a valid factor name")));
+            cx.diags.push(csv_map.diag(
+                offset..offset,
+                format!("column `{h}` is not a valid factor name"),
+            ));
             columns.push(String::new());
         } else {
             columns.push(h.to_string());
@@ -471,13 +569,18 @@ fn conditions_file(
         let rec = match rec {
             Err(e) => {
                 let offset = e.position().map_or(0, |p| p.byte() as usize);
-                cx.diags.push(csv_map.diag(offset..offset, format!("conditions file: {e}")));
+                cx.diags
+                    .push(csv_map.diag(offset..offset, format!("conditions file: {e}")));
                 return None;
             }
             Ok(r) => r,
         };
         let start = rec.position().map_or(0, |p| p.byte() as usize);
-        let mut row = ConditionRow { clip: None, soundtrack: None, levels: Vec::new() };
+        let mut row = ConditionRow {
+            clip: None,
+            soundtrack: None,
+            levels: Vec::new(),
+        };
         for (i, value) in rec.iter().enumerate() {
             let col = &columns[i];
             let at = start + field_offset(&text[start..], i);
@@ -502,7 +605,10 @@ fn conditions_file(
                     }
                     if !soundtracks.iter().any(|c| c.id == value) {
                         let mut d = csv_map.diag(at..at, format!("unknown soundtrack `{value}`"));
-                        d.help = did_you_mean(value, soundtracks.iter().map(|c| c.id.as_str()).chain([SILENCE]));
+                        d.help = did_you_mean(
+                            value,
+                            soundtracks.iter().map(|c| c.id.as_str()).chain([SILENCE]),
+                        );
                         cx.diags.push(d);
                     }
                     row.soundtrack = Some(value.to_string());
@@ -510,7 +616,10 @@ fn conditions_file(
                 factor => {
                     if let Some(f) = factors.iter().find(|f| f.name == factor) {
                         if !f.levels.iter().any(|l| l == value) {
-                            let mut d = csv_map.diag(at..at, format!("unknown level `{value}` in factor `{factor}`"));
+                            let mut d = csv_map.diag(
+                                at..at,
+                                format!("unknown level `{value}` in factor `{factor}`"),
+                            );
                             d.help = did_you_mean(value, f.levels.iter().map(String::as_str));
                             cx.diags.push(d);
                         }
@@ -527,12 +636,23 @@ fn conditions_file(
         rows.push(row);
     }
     if rows.is_empty() {
-        cx.err(file.span(), format!("conditions file `{}` has no rows", file.get_ref()));
+        cx.err(
+            file.span(),
+            format!("conditions file `{}` has no rows", file.get_ref()),
+        );
         return None;
     }
-    for col in columns.iter().filter(|c| !c.is_empty() && *c != "clip" && *c != "soundtrack") {
+    for col in columns
+        .iter()
+        .filter(|c| !c.is_empty() && *c != "clip" && *c != "soundtrack")
+    {
         if let Some(levels) = inferred.remove(col) {
-            factors.push(Factor { name: col.clone(), levels, within: true, soundtrack: false });
+            factors.push(Factor {
+                name: col.clone(),
+                levels,
+                within: true,
+                soundtrack: false,
+            });
         }
     }
     Some(rows)
@@ -603,7 +723,10 @@ fn design(
                 if clips.is_empty() {
                     cx.err(span.clone(), "latin-square pairing rotates clips over conditions, but there are no clips");
                 } else if n_within < 2 {
-                    cx.err(span.clone(), "latin-square pairing needs a within-subject factor with at least 2 levels");
+                    cx.err(
+                        span.clone(),
+                        "latin-square pairing needs a within-subject factor with at least 2 levels",
+                    );
                 } else if clips.len() % n_within != 0 {
                     cx.err_help(
                         span.clone(),
@@ -616,7 +739,9 @@ fn design(
                 }
                 Pairing::LatinSquare
             }
-            Some(("fixed", span)) => fixed_pairs(d.pairs.as_ref(), span, clips, soundtrack_factor, cx),
+            Some(("fixed", span)) => {
+                fixed_pairs(d.pairs.as_ref(), span, clips, soundtrack_factor, cx)
+            }
             Some((other, span)) => {
                 cx.err_help(
                     span,
@@ -633,7 +758,10 @@ fn design(
             cx.err(k.span(), "`pairs` is only used with pairing = \"fixed\"");
         }
     }
-    if soundtracks.len() > 0 && soundtrack_factor.is_none() && !matches!(pairing, Pairing::ConditionsFile(_)) {
+    if soundtracks.len() > 0
+        && soundtrack_factor.is_none()
+        && !matches!(pairing, Pairing::ConditionsFile(_))
+    {
         cx.err_help(
             design_span.clone(),
             "soundtracks are declared but no factor chooses them",
@@ -654,23 +782,38 @@ fn design(
         match name.get_ref().as_str() {
             "clip" => Some(Key::Clip),
             "soundtrack" => Some(Key::Soundtrack),
-            n if factors.iter().any(|f| f.name == n && f.within) => Some(Key::Factor(n.to_string())),
+            n if factors.iter().any(|f| f.name == n && f.within) => {
+                Some(Key::Factor(n.to_string()))
+            }
             n => {
                 cx.err_help(
                     name.span(),
                     format!("`{n}` is not `clip`, `soundtrack` or a within-subject factor"),
-                    did_you_mean(n, within.iter().map(|f| f.name.as_str()).chain(["clip", "soundtrack"])),
+                    did_you_mean(
+                        n,
+                        within
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .chain(["clip", "soundtrack"]),
+                    ),
                 );
                 None
             }
         }
     };
-    let mut order = Order { shuffle: true, max_run: Vec::new(), min_distance: Vec::new() };
+    let mut order = Order {
+        shuffle: true,
+        max_run: Vec::new(),
+        min_distance: Vec::new(),
+    };
     if let Some(o) = &d.order {
         let o_ref = o.get_ref();
         order.shuffle = o_ref.shuffle;
         if !o_ref.shuffle && (o_ref.max_run.is_some() || o_ref.min_distance.is_some()) {
-            cx.err(o.span(), "`max_run` and `min_distance` need `shuffle = true`");
+            cx.err(
+                o.span(),
+                "`max_run` and `min_distance` need `shuffle = true`",
+            );
         }
         if let Some(mr) = &o_ref.max_run {
             match mr.get_ref() {
@@ -715,7 +858,11 @@ fn design(
         None => Blocks::None,
         Some(b) => {
             let b_ref = b.get_ref();
-            let block_order = match b_ref.order.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
+            let block_order = match b_ref
+                .order
+                .as_ref()
+                .map(|o| (o.get_ref().as_str(), o.span()))
+            {
                 None | Some(("shuffle", _)) => BlockOrder::Shuffle,
                 Some(("fixed", _)) => BlockOrder::Fixed,
                 Some(("rotate", _)) => BlockOrder::Rotate,
@@ -731,11 +878,17 @@ fn design(
             match (&b_ref.by, &b_ref.count) {
                 (Some(by), None) => {
                     if within.iter().any(|f| f.name == *by.get_ref()) {
-                        Blocks::ByFactor { factor: by.get_ref().clone(), order: block_order }
+                        Blocks::ByFactor {
+                            factor: by.get_ref().clone(),
+                            order: block_order,
+                        }
                     } else {
                         cx.err_help(
                             by.span(),
-                            format!("blocks by `{}`: no within-subject factor has this name", by.get_ref()),
+                            format!(
+                                "blocks by `{}`: no within-subject factor has this name",
+                                by.get_ref()
+                            ),
                             did_you_mean(by.get_ref(), within.iter().map(|f| f.name.as_str())),
                         );
                         Blocks::None
@@ -744,12 +897,18 @@ fn design(
                 (None, Some(n)) => {
                     check_positive(n, "blocks.count", cx);
                     if b_ref.order.is_some() {
-                        cx.err(b.span(), "`order` applies to blocks `by` a factor, not to a block `count`");
+                        cx.err(
+                            b.span(),
+                            "`order` applies to blocks `by` a factor, not to a block `count`",
+                        );
                     }
                     Blocks::Count(*n.get_ref())
                 }
                 _ => {
-                    cx.err(b.span(), "blocks need exactly one of `by` (a factor) or `count`");
+                    cx.err(
+                        b.span(),
+                        "blocks need exactly one of `by` (a factor) or `count`",
+                    );
                     Blocks::None
                 }
             }
@@ -774,7 +933,11 @@ fn design(
                     }
                     out.push((
                         t_ref.clip.as_ref().map(|c| c.get_ref().clone()),
-                        t_ref.soundtrack.as_ref().map(|s| s.get_ref().clone()).filter(|s| s != SILENCE),
+                        t_ref
+                            .soundtrack
+                            .as_ref()
+                            .map(|s| s.get_ref().clone())
+                            .filter(|s| s != SILENCE),
                     ));
                 }
                 Practice::Trials(out)
@@ -836,7 +999,11 @@ fn fixed_pairs(
         if !factor.levels.iter().any(|l| l == level.get_ref()) {
             cx.err_help(
                 level.span(),
-                format!("unknown level `{}` in factor `{}`", level.get_ref(), factor.name),
+                format!(
+                    "unknown level `{}` in factor `{}`",
+                    level.get_ref(),
+                    factor.name
+                ),
                 did_you_mean(level.get_ref(), factor.levels.iter().map(String::as_str)),
             );
         }
@@ -860,20 +1027,44 @@ enum StepPlace {
     Session,
 }
 
-fn steps_list(raw: &[Spanned<RawStep>], place: StepPlace, clips: &[Stimulus], cx: &mut Ctx<'_>) -> Vec<Step> {
-    raw.iter().filter_map(|s| step(s, place, clips, cx)).collect()
+fn steps_list(
+    raw: &[Spanned<RawStep>],
+    place: StepPlace,
+    clips: &[Stimulus],
+    cx: &mut Ctx<'_>,
+) -> Vec<Step> {
+    raw.iter()
+        .filter_map(|s| step(s, place, clips, cx))
+        .collect()
 }
 
-fn steps(raw: &Spanned<Vec<Spanned<RawStep>>>, place: StepPlace, clips: &[Stimulus], cx: &mut Ctx<'_>) -> Vec<Step> {
+fn steps(
+    raw: &Spanned<Vec<Spanned<RawStep>>>,
+    place: StepPlace,
+    clips: &[Stimulus],
+    cx: &mut Ctx<'_>,
+) -> Vec<Step> {
     let out = steps_list(raw.get_ref(), place, clips, cx);
-    let clip_steps: Vec<_> = raw.get_ref().iter().filter(|s| s.get_ref().clip.is_some()).collect();
+    let clip_steps: Vec<_> = raw
+        .get_ref()
+        .iter()
+        .filter(|s| s.get_ref().clip.is_some())
+        .collect();
     if clip_steps.len() > 1 {
-        cx.err(clip_steps[1].span(), "a trial has one `clip` step; this is the second");
+        cx.err(
+            clip_steps[1].span(),
+            "a trial has one `clip` step; this is the second",
+        );
     }
     out
 }
 
-fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut Ctx<'_>) -> Option<Step> {
+fn step(
+    raw: &Spanned<RawStep>,
+    place: StepPlace,
+    clips: &[Stimulus],
+    cx: &mut Ctx<'_>,
+) -> Option<Step> {
     let r = raw.get_ref();
     let present = [
         r.instructions.is_some(),
@@ -900,7 +1091,10 @@ fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut C
     }
     let trial_only = |cx: &mut Ctx<'_>, span: Range<usize>, what: &str| {
         if place == StepPlace::Session {
-            cx.err(span, format!("`{what}` needs a trial; it can only be in [[procedure]]"));
+            cx.err(
+                span,
+                format!("`{what}` needs a trial; it can only be in [[procedure]]"),
+            );
         }
     };
     if let Some(i) = &r.instructions {
@@ -909,7 +1103,10 @@ fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut C
             (Some(t), None) => t.get_ref().clone(),
             (None, Some(f)) => cx.read_aux(f, "instructions file")?.1,
             _ => {
-                cx.err(i.span(), "instructions need exactly one of `text` or `file` (Markdown)");
+                cx.err(
+                    i.span(),
+                    "instructions need exactly one of `text` or `file` (Markdown)",
+                );
                 return None;
             }
         };
@@ -919,30 +1116,52 @@ fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut C
         return Some(Step::Instructions { markdown });
     }
     if let Some(f) = &r.fixation {
-        return Some(Step::Fixation { ms: *f.get_ref().ms.get_ref() });
+        return Some(Step::Fixation {
+            ms: *f.get_ref().ms.get_ref(),
+        });
     }
     if let Some(f) = &r.blank {
-        return Some(Step::Blank { ms: *f.get_ref().ms.get_ref() });
+        return Some(Step::Blank {
+            ms: *f.get_ref().ms.get_ref(),
+        });
     }
     if let Some(c) = &r.clip {
         trial_only(cx, c.span(), "clip");
         let c_ref = c.get_ref();
         let continuous = c_ref.continuous.as_ref().map(|cont| {
-            let dims: Vec<String> = cont.get_ref().dims.get_ref().iter().map(|d| d.get_ref().clone()).collect();
+            let dims: Vec<String> = cont
+                .get_ref()
+                .dims
+                .get_ref()
+                .iter()
+                .map(|d| d.get_ref().clone())
+                .collect();
             if dims.is_empty() {
-                cx.err(cont.get_ref().dims.span(), "continuous rating needs at least one dimension");
+                cx.err(
+                    cont.get_ref().dims.span(),
+                    "continuous rating needs at least one dimension",
+                );
             }
             let hz = cont.get_ref().hz.as_ref().map_or(20, |h| *h.get_ref());
             if !(1..=120).contains(&hz) {
-                cx.err(cont.span(), format!("continuous rating at {hz} Hz: use 1..=120 Hz"));
+                cx.err(
+                    cont.span(),
+                    format!("continuous rating at {hz} Hz: use 1..=120 Hz"),
+                );
             }
             Continuous { dims, hz }
         });
         let offset_ms = c_ref.offset_ms.as_ref().map_or(0.0, |o| *o.get_ref());
         if offset_ms.abs() > 5000.0 {
-            cx.err(c_ref.offset_ms.as_ref().expect("set").span(), "offset_ms beyond ±5000 ms");
+            cx.err(
+                c_ref.offset_ms.as_ref().expect("set").span(),
+                "offset_ms beyond ±5000 ms",
+            );
         }
-        return Some(Step::Clip { continuous, offset_ms });
+        return Some(Step::Clip {
+            continuous,
+            offset_ms,
+        });
     }
     if let Some(rt) = &r.rating {
         return rating(rt, cx).map(Step::Rating);
@@ -957,31 +1176,56 @@ fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut C
                 cx.err_help(
                     t_ref.method.span(),
                     format!("unknown time estimate method `{other}`"),
-                    Some("use \"verbal\" (type the duration) or \"reproduction\" (hold a key)".into()),
+                    Some(
+                        "use \"verbal\" (type the duration) or \"reproduction\" (hold a key)"
+                            .into(),
+                    ),
                 );
                 return None;
             }
         };
-        let unit = match t_ref.unit.as_ref().map(|u| (u.get_ref().as_str(), u.span())) {
+        let unit = match t_ref
+            .unit
+            .as_ref()
+            .map(|u| (u.get_ref().as_str(), u.span()))
+        {
             None | Some(("s", _)) => TimeUnit::S,
             Some(("ms", _)) => TimeUnit::Ms,
             Some((other, span)) => {
-                cx.err_help(span, format!("unknown unit `{other}`"), Some("use \"s\" or \"ms\"".into()));
+                cx.err_help(
+                    span,
+                    format!("unknown unit `{other}`"),
+                    Some("use \"s\" or \"ms\"".into()),
+                );
                 TimeUnit::S
             }
         };
         if method == EstimateMethod::Reproduction && t_ref.unit.is_some() {
-            cx.err(t.span(), "a reproduction is measured in time; `unit` applies to verbal estimates");
+            cx.err(
+                t.span(),
+                "a reproduction is measured in time; `unit` applies to verbal estimates",
+            );
         }
         let prompt = t_ref.prompt.clone().unwrap_or_else(|| match method {
             EstimateMethod::Verbal => "How long did the clip last?".into(),
-            EstimateMethod::Reproduction => "Hold the space bar for as long as the clip lasted.".into(),
+            EstimateMethod::Reproduction => {
+                "Hold the space bar for as long as the clip lasted.".into()
+            }
         });
-        return Some(Step::TimeEstimate { method, unit, prompt });
+        return Some(Step::TimeEstimate {
+            method,
+            unit,
+            prompt,
+        });
     }
     if let Some(ch) = &r.choice {
         let c = ch.get_ref();
-        let options: Vec<String> = c.options.get_ref().iter().map(|o| o.get_ref().clone()).collect();
+        let options: Vec<String> = c
+            .options
+            .get_ref()
+            .iter()
+            .map(|o| o.get_ref().clone())
+            .collect();
         if options.len() < 2 {
             cx.err(c.options.span(), "a choice needs at least 2 options");
         }
@@ -996,7 +1240,10 @@ fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut C
         {
             cx.err_help(
                 correct.span(),
-                format!("correct answer `{}` is not one of the options", correct.get_ref()),
+                format!(
+                    "correct answer `{}` is not one of the options",
+                    correct.get_ref()
+                ),
                 did_you_mean(correct.get_ref(), options.iter().map(String::as_str)),
             );
         }
@@ -1016,7 +1263,10 @@ fn step(raw: &Spanned<RawStep>, place: StepPlace, clips: &[Stimulus], cx: &mut C
             cx.err(p.span(), "confidence scale needs 2..=10 points");
         }
         return Some(Step::Recognition {
-            prompt: rr.prompt.clone().unwrap_or_else(|| "Was this in the clip?".into()),
+            prompt: rr
+                .prompt
+                .clone()
+                .unwrap_or_else(|| "Was this in the clip?".into()),
             items,
             confidence_points: rr.confidence.as_ref().map(|c| *c.get_ref()),
         });
@@ -1052,7 +1302,8 @@ fn rating(raw: &Spanned<RawRating>, cx: &mut Ctx<'_>) -> Option<Rating> {
         }
     };
     let list = |v: &Option<Spanned<Vec<Spanned<String>>>>| -> Option<Vec<String>> {
-        v.as_ref().map(|v| v.get_ref().iter().map(|s| s.get_ref().clone()).collect())
+        v.as_ref()
+            .map(|v| v.get_ref().iter().map(|s| s.get_ref().clone()).collect())
     };
     let (dims, items) = (list(&r.dims), list(&r.items));
     if dims.is_some() && items.is_some() {
@@ -1064,7 +1315,10 @@ fn rating(raw: &Spanned<RawRating>, cx: &mut Ctx<'_>) -> Option<Rating> {
             let dims = given.unwrap_or_else(|| vec!["valence".into(), "arousal".into()]);
             for (i, d) in dims.iter().enumerate() {
                 if !["valence", "arousal", "dominance"].contains(&d.as_str()) {
-                    let span = r.dims.as_ref().map_or(raw.span(), |v| v.get_ref()[i].span());
+                    let span = r
+                        .dims
+                        .as_ref()
+                        .map_or(raw.span(), |v| v.get_ref()[i].span());
                     cx.err_help(
                         span,
                         format!("SAM has no dimension `{d}`"),
@@ -1095,7 +1349,10 @@ fn rating(raw: &Spanned<RawRating>, cx: &mut Ctx<'_>) -> Option<Rating> {
         (Scale::Vas, None) => 101,
         (_, None) => 7,
         (Scale::Vas, Some(p)) => {
-            cx.err(p.span(), "a VAS is continuous (0–100); `points` applies to SAM and Likert scales");
+            cx.err(
+                p.span(),
+                "a VAS is continuous (0–100); `points` applies to SAM and Likert scales",
+            );
             101
         }
         (_, Some(p)) => {
@@ -1113,19 +1370,44 @@ fn rating(raw: &Spanned<RawRating>, cx: &mut Ctx<'_>) -> Option<Rating> {
             None
         }
     };
-    Some(Rating { scale, items, prompt: r.prompt.clone(), anchors, points })
+    Some(Rating {
+        scale,
+        items,
+        prompt: r.prompt.clone(),
+        anchors,
+        points,
+    })
 }
 
-fn recognition_items(file: &Spanned<String>, clips: &[Stimulus], cx: &mut Ctx<'_>) -> Option<Vec<RecognitionItem>> {
+fn recognition_items(
+    file: &Spanned<String>,
+    clips: &[Stimulus],
+    cx: &mut Ctx<'_>,
+) -> Option<Vec<RecognitionItem>> {
     let (path, text) = cx.read_aux(file, "recognition items file")?;
-    let name = format!("{}", Path::new(cx.map.name).parent().unwrap_or(Path::new("")).join(&path).display());
+    let name = format!(
+        "{}",
+        Path::new(cx.map.name)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(&path)
+            .display()
+    );
     let map = SourceMap::new(&name, &text);
-    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = rdr.headers().ok()?.clone();
     let want = ["clip", "item", "old"];
-    let idx: Vec<Option<usize>> = want.iter().map(|w| headers.iter().position(|h| h == *w)).collect();
+    let idx: Vec<Option<usize>> = want
+        .iter()
+        .map(|w| headers.iter().position(|h| h == *w))
+        .collect();
     if idx.iter().any(Option::is_none) {
-        cx.diags.push(map.diag(0..0, "recognition items need the columns `clip`, `item` and `old`"));
+        cx.diags.push(map.diag(
+            0..0,
+            "recognition items need the columns `clip`, `item` and `old`",
+        ));
         return None;
     }
     let mut out = Vec::new();
@@ -1134,7 +1416,8 @@ fn recognition_items(file: &Spanned<String>, clips: &[Stimulus], cx: &mut Ctx<'_
             Ok(r) => r,
             Err(e) => {
                 let at = e.position().map_or(0, |p| p.byte() as usize);
-                cx.diags.push(map.diag(at..at, format!("recognition items: {e}")));
+                cx.diags
+                    .push(map.diag(at..at, format!("recognition items: {e}")));
                 return None;
             }
         };
@@ -1153,11 +1436,16 @@ fn recognition_items(file: &Spanned<String>, clips: &[Stimulus], cx: &mut Ctx<'_
             "false" | "no" | "0" | "new" => false,
             other => {
                 let a = at(2);
-                cx.diags.push(map.diag(a..a, format!("`old` must be true or false, not `{other}`")));
+                cx.diags
+                    .push(map.diag(a..a, format!("`old` must be true or false, not `{other}`")));
                 false
             }
         };
-        out.push(RecognitionItem { clip: clip.into(), item: get(1).into(), old });
+        out.push(RecognitionItem {
+            clip: clip.into(),
+            item: get(1).into(),
+            old,
+        });
     }
     if out.is_empty() {
         cx.err(file.span(), "recognition items file has no rows");
@@ -1169,8 +1457,16 @@ fn questionnaire(raw: &Spanned<RawQuestionnaire>, cx: &mut Ctx<'_>) -> Option<Qu
     let q = raw.get_ref();
     let (builtin, items, default_points) = match (&q.builtin, &q.items) {
         (Some(b), None) => match b.get_ref().as_str() {
-            "demographics" => (Some("demographics"), DEMOGRAPHICS.iter().map(|s| s.to_string()).collect(), 0),
-            "gold-msi" => (Some("gold-msi"), GOLD_MSI_GENERAL.iter().map(|s| s.to_string()).collect(), 7),
+            "demographics" => (
+                Some("demographics"),
+                DEMOGRAPHICS.iter().map(|s| s.to_string()).collect(),
+                0,
+            ),
+            "gold-msi" => (
+                Some("gold-msi"),
+                GOLD_MSI_GENERAL.iter().map(|s| s.to_string()).collect(),
+                7,
+            ),
             other => {
                 cx.err_help(
                     b.span(),
@@ -1182,21 +1478,31 @@ fn questionnaire(raw: &Spanned<RawQuestionnaire>, cx: &mut Ctx<'_>) -> Option<Qu
             }
         },
         (None, Some(items)) => {
-            let v: Vec<String> = items.get_ref().iter().map(|s| s.get_ref().clone()).collect();
+            let v: Vec<String> = items
+                .get_ref()
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect();
             if v.is_empty() {
                 cx.err(items.span(), "questionnaire has no items");
             }
             (None, v, 7)
         }
         _ => {
-            cx.err(raw.span(), "a questionnaire needs exactly one of `builtin` or `items`");
+            cx.err(
+                raw.span(),
+                "a questionnaire needs exactly one of `builtin` or `items`",
+            );
             return None;
         }
     };
     let id = match &q.id {
         Some(id) => {
             if !is_identifier(id.get_ref()) {
-                cx.err(id.span(), format!("questionnaire id `{}` is not a valid id", id.get_ref()));
+                cx.err(
+                    id.span(),
+                    format!("questionnaire id `{}` is not a valid id", id.get_ref()),
+                );
             }
             id.get_ref().clone()
         }

@@ -33,9 +33,11 @@ music = {{ levels = ["arousing", "relaxing", "sad", "silence"] }}
 clip = {{}}
 "#
     );
-    let files = ["c1.mp4", "c2.mp4", "c3.mp4", "c4.mp4", "a.flac", "r.flac", "s.flac"]
-        .iter()
-        .fold(MemFiles::default(), |f, name| f.with(name, vec![1u8; 16]));
+    let files = [
+        "c1.mp4", "c2.mp4", "c3.mp4", "c4.mp4", "a.flac", "r.flac", "s.flac",
+    ]
+    .iter()
+    .fold(MemFiles::default(), |f, name| f.with(name, vec![1u8; 16]));
     load("t.toml", text.as_bytes(), &files).unwrap_or_else(|d| panic!("{d}"))
 }
 
@@ -45,7 +47,10 @@ fn id(k: u64) -> ParticipantId {
 
 #[test]
 fn same_inputs_same_plan_bytes() {
-    let p = protocol("pairing = \"latin-square\"\nrepetitions = 3\norder = { max_run = 1 }", "");
+    let p = protocol(
+        "pairing = \"latin-square\"\nrepetitions = 3\norder = { max_run = 1 }",
+        "",
+    );
     let a = serde_json::to_string(&plan(&p, &id(5), 1).unwrap()).unwrap();
     let b = serde_json::to_string(&plan(&p, &id(5), 1).unwrap()).unwrap();
     assert_eq!(a, b);
@@ -61,10 +66,17 @@ fn plan_is_pinned_across_machines() {
     // that a change in either (or in how we draw from them) is caught rather than shipped.
     let p = protocol("pairing = \"latin-square\"\nseed = 1234", "");
     let plan = plan(&p, &id(1), 1).unwrap();
-    let clips: Vec<_> = plan.trials.iter().map(|t| t.clip.clone().unwrap()).collect();
+    let clips: Vec<_> = plan
+        .trials
+        .iter()
+        .map(|t| t.clip.clone().unwrap())
+        .collect();
     let again = cuelab_protocol::plan(&p, &id(1), 1).unwrap();
     assert_eq!(plan, again);
-    assert_eq!(plan.seed, cuelab_protocol::rng::session_seed(1234, "P01", 1));
+    assert_eq!(
+        plan.seed,
+        cuelab_protocol::rng::session_seed(1234, "P01", 1)
+    );
     insta_like("pinned plan", &format!("{} {:?}", plan.seed, clips), PINNED);
 }
 
@@ -81,7 +93,10 @@ fn latin_square_balances_over_k_cycles() {
     for k in 1..=3u64 {
         let table = counterbalance(&p, 4 * k).unwrap();
         assert_eq!(table.cells.len(), 16, "4 clips × 4 music levels");
-        assert!(table.cells.iter().all(|c| c.count == k), "k = {k}: {table:?}");
+        assert!(
+            table.cells.iter().all(|c| c.count == k),
+            "k = {k}: {table:?}"
+        );
     }
     // One participant short of a cycle is not balanced.
     let table = counterbalance(&p, 3).unwrap();
@@ -90,7 +105,10 @@ fn latin_square_balances_over_k_cycles() {
 
 #[test]
 fn latin_square_with_between_factor_balances_per_group() {
-    let p = protocol("pairing = \"latin-square\"", "focus = { levels = [\"felt\", \"perceived\"], within = false }");
+    let p = protocol(
+        "pairing = \"latin-square\"",
+        "focus = { levels = [\"felt\", \"perceived\"], within = false }",
+    );
     let table = counterbalance(&p, 8 * 2).unwrap();
     assert_eq!(table.cells.len(), 32);
     assert!(table.cells.iter().all(|c| c.count == 2), "{table:?}");
@@ -102,7 +120,11 @@ fn max_run(trials: &[PlannedTrial], key: impl Fn(&PlannedTrial) -> String) -> us
     let mut prev = None;
     for t in trials.iter().filter(|t| !t.practice) {
         let v = key(t);
-        run = if prev.as_ref() == Some(&v) { run + 1 } else { 1 };
+        run = if prev.as_ref() == Some(&v) {
+            run + 1
+        } else {
+            1
+        };
         best = best.max(run);
         prev = Some(v);
     }
@@ -118,7 +140,10 @@ fn max_run_and_min_distance_hold_for_1000_participants() {
     for k in 1..=1000 {
         let plan = plan(&p, &id(k), 1).unwrap();
         assert_eq!(plan.trials.len(), 32);
-        assert!(max_run(&plan.trials, |t| t.conditions["music"].clone()) <= 1, "participant {k}");
+        assert!(
+            max_run(&plan.trials, |t| t.conditions["music"].clone()) <= 1,
+            "participant {k}"
+        );
         for (i, t) in plan.trials.iter().enumerate() {
             for u in plan.trials.iter().skip(i + 1).take(2) {
                 assert_ne!(t.clip, u.clip, "participant {k}: same clip within 3 trials");
@@ -149,11 +174,26 @@ fn blocks_breaks_and_practice() {
     // Four blocks of four, each a single music level, in rotated order for participant 1.
     for (b, chunk) in test.chunks(4).enumerate() {
         assert!(chunk.iter().all(|t| t.block == b as u32 + 1));
-        assert!(chunk.iter().all(|t| t.conditions["music"] == chunk[0].conditions["music"]));
+        assert!(
+            chunk
+                .iter()
+                .all(|t| t.conditions["music"] == chunk[0].conditions["music"])
+        );
     }
-    assert_eq!(test[0].conditions["music"], "relaxing", "rotation 1 starts at the second level");
+    assert_eq!(
+        test[0].conditions["music"], "relaxing",
+        "rotation 1 starts at the second level"
+    );
     // Breaks: after practice, every 3 test trials, and at each new block.
-    let breaks: Vec<u32> = plan.trials.iter().filter(|t| t.break_before).map(|t| t.index).collect();
+    let breaks: Vec<u32> = plan
+        .trials
+        .iter()
+        .filter(|t| t.break_before)
+        .map(|t| t.index)
+        .collect();
     assert_eq!(breaks, vec![3, 6, 7, 9, 11, 12, 15, 18]);
-    assert_eq!(plan.trials.iter().map(|t| t.index).collect::<Vec<_>>(), (1..=18).collect::<Vec<_>>());
+    assert_eq!(
+        plan.trials.iter().map(|t| t.index).collect::<Vec<_>>(),
+        (1..=18).collect::<Vec<_>>()
+    );
 }

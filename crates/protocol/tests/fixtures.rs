@@ -43,7 +43,8 @@ fn load_file(path: &Path) -> Result<cuelab_protocol::Protocol, cuelab_protocol::
 fn check_plans(path: &Path, protocol: &cuelab_protocol::Protocol) {
     for k in 1..=2 * cuelab_protocol::cycle_length(protocol) {
         let id = ParticipantId::parse(&k.to_string()).unwrap();
-        let p = plan(protocol, &id, 1).unwrap_or_else(|e| panic!("{}: participant {k}: {e}", path.display()));
+        let p = plan(protocol, &id, 1)
+            .unwrap_or_else(|e| panic!("{}: participant {k}: {e}", path.display()));
         assert!(!p.trials.is_empty(), "{}", path.display());
     }
 }
@@ -83,7 +84,10 @@ fn expectations(path: &Path) -> Vec<Expect> {
     let mut out: Vec<Expect> = Vec::new();
     for line in text.lines() {
         if let Some(e) = line.strip_prefix("# expect: ") {
-            out.push(Expect { location_and_text: e.trim().to_string(), help: None });
+            out.push(Expect {
+                location_and_text: e.trim().to_string(),
+                help: None,
+            });
         } else if let Some(h) = line.strip_prefix("# expect-help: ") {
             out.last_mut().expect("expect-help after expect").help = Some(h.trim().to_string());
         }
@@ -98,7 +102,11 @@ fn bad_fixtures_fail_where_they_say() {
     let mut failures = Vec::new();
     for path in files {
         let expects = expectations(&path);
-        assert!(!expects.is_empty(), "{} has no `# expect:` line", path.display());
+        assert!(
+            !expects.is_empty(),
+            "{} has no `# expect:` line",
+            path.display()
+        );
         let diags = match load_file(&path) {
             Ok(_) => panic!("{} loaded, but it is a bad fixture", path.display()),
             Err(d) => d,
@@ -106,7 +114,10 @@ fn bad_fixtures_fail_where_they_say() {
         let name = path.file_name().unwrap().to_str().unwrap();
         for e in expects {
             // A location without a file name refers to the fixture itself.
-            let want = if e.location_and_text.starts_with(|c: char| c.is_ascii_digit()) {
+            let want = if e
+                .location_and_text
+                .starts_with(|c: char| c.is_ascii_digit())
+            {
                 format!("{name}:{}", e.location_and_text)
             } else {
                 e.location_and_text.clone()
@@ -118,15 +129,15 @@ fn bad_fixtures_fail_where_they_say() {
                 parts.next().unwrap().parse::<usize>().unwrap(),
                 parts.next().unwrap().trim(),
             );
-            let found = diags
-                .0
-                .iter()
-                .find(|d| d.file.ends_with(file) && d.line == line && d.col == col && d.message.contains(text));
+            let found = diags.0.iter().find(|d| {
+                d.file.ends_with(file) && d.line == line && d.col == col && d.message.contains(text)
+            });
             match found {
                 None => failures.push(format!("expected `{want}`, got:\n{diags}")),
-                Some(d) if e.help.is_some() && d.help != e.help => {
-                    failures.push(format!("{want}: expected help {:?}, got {:?}", e.help, d.help))
-                }
+                Some(d) if e.help.is_some() && d.help != e.help => failures.push(format!(
+                    "{want}: expected help {:?}, got {:?}",
+                    e.help, d.help
+                )),
                 Some(_) => {}
             }
         }

@@ -1,0 +1,124 @@
+//! End-to-end: `cuelab validate` and `cuelab plan` as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cuelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cuelab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run cuelab")
+}
+
+fn tomls(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| format!("{dir}/{}", p.file_name().unwrap().to_str().unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn example_and_good_protocols_validate() {
+    let mut files = tomls("protocols");
+    files.extend(tomls("protocols/tests/good"));
+    let args: Vec<&str> = std::iter::once("validate").chain(files.iter().map(String::as_str)).collect();
+    let out = cuelab(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Everything under a folder, for checking that validation writes nothing.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(listing(&p));
+        } else {
+            out.push((p.clone(), std::fs::metadata(&p).unwrap().len()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_bad_protocol_exits_2_with_its_location_and_writes_nothing() {
+    let before = listing(&root().join("protocols"));
+    for file in tomls("protocols/tests/bad") {
+        let out = cuelab(&["validate", &file]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert!(out.stdout.is_empty(), "{file}: validation prints diagnostics on stderr only");
+        // `file:LINE:COL: error:` names this file or a file it reads (conditions CSV).
+        let located = stderr.lines().any(|l| {
+            let mut parts = l.splitn(4, ':');
+            let (f, line, col) = (parts.next(), parts.next(), parts.next());
+            f.is_some_and(|f| f.starts_with("protocols/tests/bad/"))
+                && line.is_some_and(|x| x.parse::<usize>().is_ok())
+                && col.is_some_and(|x| x.parse::<usize>().is_ok())
+                && parts.next().is_some_and(|rest| rest.starts_with(" error:"))
+        });
+        assert!(located, "{file}: no file:line:col diagnostic in\n{stderr}");
+    }
+    assert_eq!(before, listing(&root().join("protocols")), "validate must write nothing");
+}
+
+#[test]
+fn plan_json_is_byte_identical_across_runs() {
+    let args = ["plan", "protocols/time-perception.toml", "--participant", "P07", "--format", "json"];
+    let a = cuelab(&args);
+    let b = cuelab(&args);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(v["participant"], "P07");
+    assert_eq!(v["session"], 1);
+    assert!(v["seed"].is_u64());
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 1 + 4 * 3, "one practice trial, 4 clips × 3 repetitions");
+    for (i, t) in trials.iter().enumerate() {
+        assert_eq!(t["index"], i as u64 + 1);
+        for key in ["block", "practice", "clip", "soundtrack", "conditions"] {
+            assert!(t.get(key).is_some(), "trial {i} lacks `{key}`");
+        }
+    }
+}
+
+#[test]
+fn counterbalancing_table_is_balanced_over_k_cycles() {
+    for k in 1..=3 {
+        let n = (3 * k).to_string();
+        let out = cuelab(&["plan", "protocols/tests/good/latin-square.toml", "--participants", &n, "--format", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["participants"], 3 * k);
+        let cells = v["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 9, "3 clips × 3 conditions");
+        assert!(cells.iter().all(|c| c["count"] == k), "k = {k}: {cells:?}");
+    }
+}
+
+#[test]
+fn plan_formats_and_bad_participant() {
+    let csv = cuelab(&["plan", "protocols/congruence.toml", "--participant", "3", "--format", "csv"]);
+    assert!(csv.status.success());
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("index,block,practice,break_before,clip,soundtrack,music\n"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 2 * 3 * 2);
+
+    let bad = cuelab(&["plan", "protocols/congruence.toml", "--participant", "anna"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must end in a number"));
+
+    let missing = cuelab(&["plan", "protocols/nope.toml", "--participant", "1"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
