@@ -5,6 +5,7 @@
 mod cmd;
 mod error;
 mod protocol_files;
+mod stimuli;
 
 use std::process::ExitCode;
 

@@ -30,9 +30,16 @@ fn tomls(dir: &str) -> Vec<String> {
 fn example_and_good_protocols_validate() {
     let mut files = tomls("protocols");
     files.extend(tomls("protocols/tests/good"));
-    let args: Vec<&str> = std::iter::once("validate").chain(files.iter().map(String::as_str)).collect();
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(files.iter().map(String::as_str))
+        .collect();
     let out = cuelab(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Everything under a folder, for checking that validation writes nothing.
@@ -57,7 +64,10 @@ fn every_bad_protocol_exits_2_with_its_location_and_writes_nothing() {
         let out = cuelab(&["validate", &file]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
-        assert!(out.stdout.is_empty(), "{file}: validation prints diagnostics on stderr only");
+        assert!(
+            out.stdout.is_empty(),
+            "{file}: validation prints diagnostics on stderr only"
+        );
         // `file:LINE:COL: error:` names this file or a file it reads (conditions CSV).
         let located = stderr.lines().any(|l| {
             let mut parts = l.splitn(4, ':');
@@ -68,13 +78,36 @@ fn every_bad_protocol_exits_2_with_its_location_and_writes_nothing() {
                 && parts.next().is_some_and(|rest| rest.starts_with(" error:"))
         });
         assert!(located, "{file}: no file:line:col diagnostic in\n{stderr}");
+        let text = std::fs::read_to_string(root().join(&file)).unwrap_or_default();
+        for want in text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect-cli: "))
+        {
+            let (loc, msg) = want.split_at(want.find(": ").unwrap());
+            let expected = format!("{file}:{loc}: error: {}", &msg[2..]);
+            assert!(
+                stderr.contains(&expected),
+                "{file}: expected `{expected}` in\n{stderr}"
+            );
+        }
     }
-    assert_eq!(before, listing(&root().join("protocols")), "validate must write nothing");
+    assert_eq!(
+        before,
+        listing(&root().join("protocols")),
+        "validate must write nothing"
+    );
 }
 
 #[test]
 fn plan_json_is_byte_identical_across_runs() {
-    let args = ["plan", "protocols/time-perception.toml", "--participant", "P07", "--format", "json"];
+    let args = [
+        "plan",
+        "protocols/time-perception.toml",
+        "--participant",
+        "P07",
+        "--format",
+        "json",
+    ];
     let a = cuelab(&args);
     let b = cuelab(&args);
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
@@ -84,7 +117,11 @@ fn plan_json_is_byte_identical_across_runs() {
     assert_eq!(v["session"], 1);
     assert!(v["seed"].is_u64());
     let trials = v["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 1 + 4 * 3, "one practice trial, 4 clips × 3 repetitions");
+    assert_eq!(
+        trials.len(),
+        1 + 4 * 3,
+        "one practice trial, 4 clips × 3 repetitions"
+    );
     for (i, t) in trials.iter().enumerate() {
         assert_eq!(t["index"], i as u64 + 1);
         for key in ["block", "practice", "clip", "soundtrack", "conditions"] {
@@ -97,8 +134,19 @@ fn plan_json_is_byte_identical_across_runs() {
 fn counterbalancing_table_is_balanced_over_k_cycles() {
     for k in 1..=3 {
         let n = (3 * k).to_string();
-        let out = cuelab(&["plan", "protocols/tests/good/latin-square.toml", "--participants", &n, "--format", "json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = cuelab(&[
+            "plan",
+            "protocols/tests/good/latin-square.toml",
+            "--participants",
+            &n,
+            "--format",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["participants"], 3 * k);
         let cells = v["cells"].as_array().unwrap();
@@ -109,10 +157,20 @@ fn counterbalancing_table_is_balanced_over_k_cycles() {
 
 #[test]
 fn plan_formats_and_bad_participant() {
-    let csv = cuelab(&["plan", "protocols/congruence.toml", "--participant", "3", "--format", "csv"]);
+    let csv = cuelab(&[
+        "plan",
+        "protocols/congruence.toml",
+        "--participant",
+        "3",
+        "--format",
+        "csv",
+    ]);
     assert!(csv.status.success());
     let text = String::from_utf8(csv.stdout).unwrap();
-    assert!(text.starts_with("index,block,practice,break_before,clip,soundtrack,music\n"), "{text}");
+    assert!(
+        text.starts_with("index,block,practice,break_before,clip,soundtrack,music\n"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 1 + 2 * 3 * 2);
 
     let bad = cuelab(&["plan", "protocols/congruence.toml", "--participant", "anna"]);

@@ -101,6 +101,11 @@ fn bad_fixtures_fail_where_they_say() {
     assert!(files.len() >= 15);
     let mut failures = Vec::new();
     for path in files {
+        if std::fs::read_to_string(&path).is_ok_and(|t| t.contains("# expect-cli: ")) {
+            // Valid for this crate; the CLI's stimulus decoding rejects it (see the CLI tests).
+            assert!(load_file(&path).is_ok(), "{}", path.display());
+            continue;
+        }
         let expects = expectations(&path);
         assert!(
             !expects.is_empty(),

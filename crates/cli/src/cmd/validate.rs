@@ -18,15 +18,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for path in &args.protocols {
         match load(path) {
             Ok(p) => {
-                eprintln!(
-                    "{}: ok — `{}`: {} clip(s), {} soundtrack(s), {} factor(s), {} step(s) per trial",
-                    path.display(),
-                    p.experiment().id,
-                    p.clips().len(),
-                    p.soundtracks().len(),
-                    p.factors().len(),
-                    p.procedure().len()
-                );
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                match crate::stimuli::check(&p, dir) {
+                    Ok(reports) => {
+                        eprintln!(
+                            "{}: ok — `{}`: {} clip(s), {} soundtrack(s), {} factor(s), {} step(s) per trial",
+                            path.display(),
+                            p.experiment().id,
+                            p.clips().len(),
+                            p.soundtracks().len(),
+                            p.factors().len(),
+                            p.procedure().len()
+                        );
+
+                        for r in &reports {
+                            eprintln!("  {}: {}", r.id, r.summary);
+                            for w in &r.warnings {
+                                eprintln!("  warning: {w}");
+                            }
+                        }
+                    }
+                    Err(diags) => {
+                        for d in diags {
+                            eprintln!("{d}");
+                        }
+                        n_bad += 1;
+                        continue;
+                    }
+                }
             }
             Err(LoadError::Invalid(d)) => {
                 eprintln!("{d}");
