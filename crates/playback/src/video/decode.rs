@@ -2,6 +2,8 @@
 //! thread that decodes ahead into a bounded queue of RGBA frames.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -350,6 +352,7 @@ fn decode_all(
     path: &Path,
     mut opened: Opened,
     tx: &SyncSender<FrameResult>,
+    converted: &AtomicU64,
     recycled: &Receiver<AvFrame>,
 ) -> Result<(), VideoError> {
     let decode_error = |source| VideoError::Decode {
@@ -398,7 +401,9 @@ fn decode_all(
             match opened.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
                     let reuse = recycled.try_recv().ok();
-                    if let Some(frame) = converter.push(&decoded, reuse)?
+                    let ready = converter.push(&decoded, reuse)?;
+                    converted.fetch_add(1, Ordering::Relaxed);
+                    if let Some(frame) = ready
                         && tx.send(Ok(frame)).is_err()
                     {
                         return Ok(());
@@ -431,6 +436,7 @@ pub struct ClipDecoder {
     peeked: Option<VideoFrame>,
     finished: bool,
     worker: Option<JoinHandle<()>>,
+    converted: Arc<AtomicU64>,
 }
 
 impl ClipDecoder {
@@ -443,6 +449,8 @@ impl ClipDecoder {
         let (recycle_tx, recycle_rx) = mpsc::sync_channel::<AvFrame>(queue + 2);
         let owned_path = path.to_owned();
         let threads = config.threads;
+        let converted = Arc::new(AtomicU64::new(0));
+        let worker_converted = Arc::clone(&converted);
         // The FFmpeg contexts are opened on the worker and never leave it.
         let worker = std::thread::Builder::new()
             .name("cuelab-video-decode".into())
@@ -457,7 +465,13 @@ impl ClipDecoder {
                 if info_tx.send(Ok(opened.info.clone())).is_err() {
                     return;
                 }
-                if let Err(e) = decode_all(&owned_path, opened, &frame_tx, &recycle_rx) {
+                if let Err(e) = decode_all(
+                    &owned_path,
+                    opened,
+                    &frame_tx,
+                    &worker_converted,
+                    &recycle_rx,
+                ) {
                     let _ = frame_tx.send(Err(e));
                 }
             })
@@ -480,12 +494,20 @@ impl ClipDecoder {
             peeked: None,
             finished: false,
             worker: Some(worker),
+            converted,
         })
     }
 
     /// What the clip's headers say.
     pub fn info(&self) -> &ClipInfo {
         &self.info
+    }
+
+    /// Frames the worker has decoded and converted so far (taken or not). At most
+    /// `queue_frames + 2` ahead of the frames taken: the queue, the frame held back until the
+    /// next one gives its duration, and the one waiting to enter the queue.
+    pub fn frames_converted(&self) -> u64 {
+        self.converted.load(Ordering::Relaxed)
     }
 
     fn receive(&mut self) -> Result<Option<VideoFrame>, VideoError> {
@@ -699,6 +721,30 @@ mod tests {
         assert_eq!(first.index(), 0);
         // The worker is blocked on a full queue; drop must not hang.
         drop(decoder);
+    }
+
+    #[test]
+    fn the_worker_decodes_at_most_the_queue_bound_ahead() {
+        let config = DecodeConfig {
+            queue_frames: 3,
+            threads: 1,
+        };
+        let mut decoder =
+            ClipDecoder::open(&clip("testsrc_160x120_30fps_2s.mp4"), &config).unwrap();
+        let mut taken = 0u64;
+        for _ in 0..5 {
+            decoder.next_frame().unwrap().unwrap();
+            taken += 1;
+            // Give the worker every chance to run ahead; it must stop at the bound. (A wait, not
+            // a timing assertion: the bound holds however long we wait.)
+            let bound = taken + 3 + 2;
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
+            while decoder.frames_converted() < bound && Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            assert_eq!(decoder.frames_converted(), bound, "after taking {taken}");
+        }
     }
 
     #[test]
