@@ -39,6 +39,7 @@ pub struct VirtualDisplay {
     last_flip: Option<SessionTime>,
     presented: u64,
     last_frame: Option<u64>,
+    miss_every: Option<u64>,
 }
 
 impl VirtualDisplay {
@@ -58,6 +59,7 @@ impl VirtualDisplay {
             last_flip: None,
             presented: 0,
             last_frame: None,
+            miss_every: None,
         }
     }
 
@@ -80,6 +82,12 @@ impl VirtualDisplay {
             k -= 1;
         }
         k
+    }
+
+    /// Simulates a renderer that misses its deadline: every `n`th present (the `n`th, `2n`th,
+    /// ...) becomes visible one refresh later than predicted. `None` (the default) never misses.
+    pub fn miss_every(&mut self, n: Option<u64>) {
+        self.miss_every = n.filter(|&n| n > 0);
     }
 
     /// Number of `present` calls so far.
@@ -116,7 +124,13 @@ impl Display for VirtualDisplay {
     }
 
     fn present(&mut self, frame: Option<&VideoFrame>) -> Result<SessionTime, VideoError> {
-        let flip = self.next_flip();
+        let mut flip = self.next_flip();
+        if self
+            .miss_every
+            .is_some_and(|n| (self.presented + 1).is_multiple_of(n))
+        {
+            flip = self.refresh_at_or_after(flip + SessionTime(1));
+        }
         self.clock.advance_to(flip);
         self.last_flip = Some(flip);
         self.presented += 1;
@@ -162,6 +176,17 @@ mod tests {
             display.refresh_at_or_after(SessionTime(50_000_001)),
             SessionTime(66_666_666)
         );
+    }
+
+    #[test]
+    fn a_missed_deadline_shows_one_refresh_late() {
+        let clock = VirtualClock::new();
+        let mut display = VirtualDisplay::new(clock, 50);
+        display.miss_every(Some(3));
+        let flips: Vec<i64> = (0..6)
+            .map(|_| display.present(None).unwrap().as_nanos() / 1_000_000)
+            .collect();
+        assert_eq!(flips, vec![0, 20, 60, 80, 100, 140]);
     }
 
     #[test]

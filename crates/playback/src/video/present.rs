@@ -189,6 +189,7 @@ where
     let mut audio = AudioStatus::default();
     let mut video_onset = None;
     let mut late_flips = 0u64;
+    let half_period = SessionTime(display.refresh_period().as_nanos() / 2);
 
     let video_offset = loop {
         if let Some(out) = soundtrack.as_deref_mut() {
@@ -208,7 +209,9 @@ where
             Choice::BeforeStart | Choice::Finished => None,
         };
         let flip = display.present(frame)?;
-        if flip > predicted {
+        // A real display's flip timestamps jitter around the prediction; a flip is late when it
+        // landed on a later refresh than predicted.
+        if flip - predicted > half_period {
             late_flips += 1;
         }
         if video_onset.is_none() && matches!(choice, Choice::New(_)) {
@@ -239,9 +242,11 @@ where
     }
     match video_onset {
         None => flags.push(TimingFlag::NoVideo),
-        Some(v) if v != planned_flip => flags.push(TimingFlag::FirstFlipMissed {
-            late_by_ms: ms(v - planned_flip),
-        }),
+        Some(v) if (v - planned_flip).as_nanos().abs() > half_period.as_nanos() => {
+            flags.push(TimingFlag::FirstFlipMissed {
+                late_by_ms: ms(v - planned_flip),
+            })
+        }
         Some(_) => {}
     }
     if counts.dropped > 0 {
@@ -442,6 +447,29 @@ mod tests {
         assert_eq!((t.frames_shown, t.frames_dropped), (40, 20));
         assert!(t.flags.contains(&TimingFlag::DroppedFrames(20)));
         assert!(t.flagged);
+    }
+
+    #[test]
+    fn missed_vsyncs_are_counted_and_flag_the_trial() {
+        let clock = VirtualClock::new();
+        let mut audio = FakeAudio::new(&clock);
+        let mut display = VirtualDisplay::new(clock.clone(), 60);
+        display.miss_every(Some(25));
+        let mut clip = clip_30fps();
+        let t = present(
+            &mut clip,
+            &mut display,
+            Some(&mut audio),
+            &PresentConfig::default(),
+        )
+        .unwrap();
+        // 120 refreshes in 2 s at 60 Hz, a few of them late; the offset stays exact because the
+        // first flip was on time.
+        assert!(t.late_flips >= 4, "{t:?}");
+        assert!(t.flags.contains(&TimingFlag::LateFlips(t.late_flips)));
+        assert_eq!(t.av_offset_ms, Some(0.0));
+        assert!(t.flagged);
+        assert_eq!(t.frames_shown + t.frames_dropped, 60);
     }
 
     #[test]

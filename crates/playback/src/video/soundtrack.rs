@@ -78,6 +78,19 @@ impl<'a> EngineSoundtrack<'a> {
         self.late_frames
     }
 
+    /// Stops the soundtrack with a linear fade of `fade` from the next rendered buffer (the
+    /// clip ended, or the trial was aborted). [`super::present`] does not stop it: the
+    /// protocol decides whether music outlasts the picture.
+    pub fn stop(&mut self, fade: SessionTime) -> Result<(), VideoError> {
+        match self.voice {
+            Some(voice) => self
+                .engine
+                .stop(voice, None, fade)
+                .map_err(|e| VideoError::Audio(Box::new(e))),
+            None => Ok(()),
+        }
+    }
+
     /// Events of other voices read while this soundtrack was polled.
     pub fn other_events(&self) -> &[Event] {
         &self.others
