@@ -405,7 +405,7 @@ pub fn plan(
     for (b, block) in blocks.into_iter().enumerate() {
         for (j, item) in block.into_iter().enumerate() {
             let new_block = j == 0 && b > 0;
-            let periodic = break_every > 0 && test_pos > 0 && test_pos % break_every == 0;
+            let periodic = break_every > 0 && test_pos > 0 && test_pos.is_multiple_of(break_every);
             let after_practice = test_pos == 0 && n_practice > 0;
             trials.push(PlannedTrial {
                 index: trials.len() as u32 + 1,

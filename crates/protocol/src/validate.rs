@@ -727,7 +727,7 @@ fn design(
                         span.clone(),
                         "latin-square pairing needs a within-subject factor with at least 2 levels",
                     );
-                } else if clips.len() % n_within != 0 {
+                } else if !clips.len().is_multiple_of(n_within) {
                     cx.err_help(
                         span.clone(),
                         format!(
@@ -753,12 +753,12 @@ fn design(
             }
         }
     };
-    if let (Some(pairs), false) = (&d.pairs, matches!(pairing, Pairing::Fixed(_))) {
-        if let Some((k, _)) = pairs.iter().next() {
-            cx.err(k.span(), "`pairs` is only used with pairing = \"fixed\"");
-        }
+    if let (Some(pairs), false) = (&d.pairs, matches!(pairing, Pairing::Fixed(_)))
+        && let Some((k, _)) = pairs.iter().next()
+    {
+        cx.err(k.span(), "`pairs` is only used with pairing = \"fixed\"");
     }
-    if soundtracks.len() > 0
+    if !soundtracks.is_empty()
         && soundtrack_factor.is_none()
         && !matches!(pairing, Pairing::ConditionsFile(_))
     {
