@@ -37,7 +37,7 @@ pub use describe::{CellSummary, describe};
 pub use design::{DesignMatrix, FixedFactor};
 pub use error::{Result, StatsError};
 pub use lmm::{
-    Convergence, FixedTest, GroupingFactor, LmmFit, LmmOptions, VarianceComponent, fit_lmm,
+    Convergence, FTest, FixedTest, GroupingFactor, LmmFit, LmmOptions, VarianceComponent, fit_lmm,
 };
 pub use timing::{
     CongruenceEffect, VierordtFit, coefficient_of_variation, congruence_effect, duration_ratio,

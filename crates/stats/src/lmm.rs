@@ -190,6 +190,121 @@ impl LmmFit {
     }
 }
 
+/// A multi-df F test of fixed effects (lmerTest `contestMD`, Satterthwaite).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FTest {
+    /// Numerator df (rank of the hypothesis).
+    pub num_df: f64,
+    /// Satterthwaite denominator df.
+    pub den_df: f64,
+    /// F statistic.
+    pub f: f64,
+    /// p-value.
+    pub p: f64,
+    /// Sum of squares as lmerTest reports it, `F σ² num_df`.
+    pub sum_sq: f64,
+    /// Mean square, `F σ²`.
+    pub mean_sq: f64,
+}
+
+impl LmmFit {
+    /// F test of `L β = 0` for the hypothesis rows `l` (each of length p), with Satterthwaite
+    /// denominator df exactly as lmerTest's `contestMD`: `L V L'` is diagonalised, each
+    /// eigen-direction gets its own 1-df Satterthwaite ν, and the F df combine them.
+    ///
+    /// # Errors
+    /// No rows, a row of the wrong length or with a non-finite value, or a hypothesis of rank 0.
+    pub fn f_test(&self, l: &[Vec<f64>]) -> Result<FTest> {
+        let p = self.fixed.len();
+        if l.is_empty() {
+            return Err(StatsError::TooFew {
+                what: "hypothesis rows",
+                needed: 1,
+                got: 0,
+            });
+        }
+        for row in l {
+            if row.len() != p {
+                return Err(StatsError::LengthMismatch {
+                    what: "hypothesis row",
+                    expected: p,
+                    actual: row.len(),
+                });
+            }
+            check_finite("hypothesis row", row)?;
+        }
+        let lm = DMatrix::from_fn(l.len(), p, |i, j| l[i][j]);
+        let v = DMatrix::from_row_slice(p, p, &self.vcov);
+        let vl = &lm * &v * lm.transpose();
+        let eig = SymmetricEigen::new(vl);
+        let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+        let d_max = eig.eigenvalues[order[0]];
+        let tol = (f64::EPSILON.sqrt() * d_max).max(0.0);
+        let beta = DVector::from_iterator(p, self.fixed.iter().map(|f| f.estimate));
+        let mut t2 = 0.0;
+        let mut nu = Vec::new();
+        for &m in order.iter().filter(|&&m| eig.eigenvalues[m] > tol) {
+            let d = eig.eigenvalues[m];
+            let ptl: Vec<f64> = (lm.transpose() * eig.eigenvectors.column(m))
+                .iter()
+                .copied()
+                .collect();
+            let est: f64 = ptl.iter().zip(beta.iter()).map(|(a, b)| a * b).sum();
+            t2 += est * est / d;
+            nu.push(self.contrast(&ptl)?.df);
+        }
+        let q = nu.len();
+        if q == 0 {
+            return Err(StatsError::Degenerate("the hypothesis has rank 0".into()));
+        }
+        let f = t2 / q as f64;
+        let den_df = if q == 1 {
+            nu[0]
+        } else if nu.windows(2).all(|w| (w[1] - w[0]).abs() < 1e-8) {
+            nu.iter().sum::<f64>() / q as f64
+        } else if nu.iter().any(|&v| v <= 2.0) {
+            2.0
+        } else {
+            let e: f64 = nu.iter().map(|v| v / (v - 2.0)).sum();
+            2.0 * e / (e - q as f64)
+        };
+        let mean_sq = f * self.residual_sd * self.residual_sd;
+        Ok(FTest {
+            num_df: q as f64,
+            den_df,
+            f,
+            p: crate::dist::f_upper(f, q as f64, den_df),
+            sum_sq: mean_sq * q as f64,
+            mean_sq,
+        })
+    }
+
+    /// F test that the fixed-effect columns `columns` are all zero (one unit row each). For a
+    /// term that no interaction contains this is lmerTest's type III `anova()` row.
+    ///
+    /// # Errors
+    /// As [`LmmFit::f_test`], and a column index out of range.
+    pub fn f_test_columns(&self, columns: &[usize]) -> Result<FTest> {
+        let p = self.fixed.len();
+        let rows = columns
+            .iter()
+            .map(|&c| {
+                if c >= p {
+                    return Err(StatsError::InvalidArgument(format!(
+                        "column {c} is not below {p}"
+                    )));
+                }
+                let mut r = vec![0.0; p];
+                r[c] = 1.0;
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.f_test(&rows)
+    }
+}
+
 /// The sufficient statistics of the model, from one pass over the rows.
 #[derive(Debug)]
 struct Sufficient {

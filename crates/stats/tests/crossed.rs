@@ -100,6 +100,11 @@ fn reml_matches_lmer() {
     check(&fit, &fx["lmm_tight"], LMM_REL);
     // lme4's default optimiser stops about 5e-6 (relative) short of the optimum here.
     check(&fit, &fx["lmm"], 5e-5);
+    common::check_f(
+        &fit.f_test_columns(&[1, 2]).unwrap(),
+        &fx["lmm_anova"][0],
+        LMM_REL,
+    );
     let c = fit.contrast(&[0.0, 1.0, -1.0]).unwrap();
     let want = &fx["contrast_arousing_minus_relaxing"];
     for (name, v) in [

@@ -344,6 +344,11 @@ fn matches_r_fixture() {
         );
         close("theta", fit.theta[0], want["theta"].as_f64().unwrap(), rel);
     }
+    common::check_f(
+        &fit.f_test_columns(&[1, 2]).unwrap(),
+        &fx["lmm_anova"][0],
+        LMM_REL,
+    );
     let c = fit.contrast(&[0.0, 1.0, -1.0]).unwrap();
     let want = &fx["lmm_contrast_control_minus_upbeat"];
     for (name, v) in [

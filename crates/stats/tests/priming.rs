@@ -271,4 +271,19 @@ fn mixed_models() {
     .unwrap();
     let fit = fit_lmm(&y, &x, &g, &LmmOptions::default()).unwrap();
     check_lmm(&fit, &fx["lmm_interaction"], LMM_REL);
+    // lmerTest's type III table: the interaction is its column; a main effect under
+    // treatment coding is its column plus half the interaction (averaged over the other
+    // factor's two levels).
+    let anova = fx["lmm_anova"].as_array().unwrap();
+    common::check_f(
+        &fit.f_test(&[vec![0.0, 1.0, 0.0, 0.5]]).unwrap(),
+        &anova[0],
+        LMM_REL,
+    );
+    common::check_f(
+        &fit.f_test(&[vec![0.0, 0.0, 1.0, 0.5]]).unwrap(),
+        &anova[1],
+        LMM_REL,
+    );
+    common::check_f(&fit.f_test_columns(&[3]).unwrap(), &anova[2], LMM_REL);
 }

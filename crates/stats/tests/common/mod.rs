@@ -74,3 +74,19 @@ pub fn distinct(values: &[&str]) -> Vec<String> {
     }
     out
 }
+
+/// Compares an F test with a row of lmerTest's `anova()` table.
+#[track_caller]
+pub fn check_f(got: &cuelab_stats::FTest, want: &Value, rel: f64) {
+    let term = want["term"].as_str().unwrap_or("?");
+    for (name, v) in [
+        ("num_df", got.num_df),
+        ("den_df", got.den_df),
+        ("f", got.f),
+        ("p", got.p),
+        ("sum_sq", got.sum_sq),
+        ("mean_sq", got.mean_sq),
+    ] {
+        close(&format!("{term} {name}"), v, num(want, name), rel);
+    }
+}

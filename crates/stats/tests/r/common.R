@@ -76,6 +76,13 @@ lmm_result <- function(m) {
     n_obs = nobs(m))
 }
 
+# lmerTest's type III anova table (Satterthwaite).
+lmm_anova <- function(m) {
+  a <- anova(m)
+  lapply(rownames(a), function(n) list(term = n, sum_sq = a[n, "Sum Sq"], mean_sq = a[n, "Mean Sq"],
+    num_df = a[n, "NumDF"], den_df = a[n, "DenDF"], f = a[n, "F value"], p = a[n, "Pr(>F)"]))
+}
+
 tight <- lmerControl(optimizer = "nloptwrap",
   optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-15, xtol_rel = 1e-14, ftol_rel = 1e-15,
                  maxeval = 100000))

@@ -53,6 +53,7 @@ stopifnot(isSingular(ms))
 
 write_fixture(list(
   versions = versions(),
+  lmm_anova = lmm_anova(mt),
   n_obs = nrow(d),
   lmm = lmm_result(m),
   lmm_tight = lmm_result(mt),

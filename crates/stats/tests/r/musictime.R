@@ -17,6 +17,7 @@ ct <- contest1D(mt, c(0, 1, -1))
 
 write_fixture(list(
   versions = versions(),
+  lmm_anova = lmm_anova(mt),
   subjects = wide$Subject,
   levels = levels,
   describe = morey(wide, levels),

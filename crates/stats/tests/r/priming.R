@@ -25,6 +25,7 @@ mi <- lmer(RT ~ Prime_V * Target_V + (1 | Participant), data = d, control = tigh
 
 write_fixture(list(
   versions = versions(),
+  lmm_anova = lmm_anova(mi),
   n_trials = n_all, n_correct = nrow(d),
   cells = cells,
   describe = morey(wide, cells),
