@@ -203,3 +203,47 @@ fn a_soundtrack_asked_for_too_late_is_flagged_not_kept() {
     assert!(t.flagged, "{t:?}");
     assert!(t.audio_onset.unwrap() > t.scheduled_audio_onset.unwrap());
 }
+
+#[test]
+fn in_real_time_every_trial_is_within_1ms_or_flagged() {
+    // The same presentation paced by the real monotonic clock: the virtual audio device renders
+    // on its own thread like a sound card, the headless display sleeps until each refresh. On
+    // a busy machine a thread may wake late; then the record must say so (flagged), never
+    // report a clean trial that was not.
+    use cuelab_playback::clock::MonotonicClock;
+    let clock = MonotonicClock::start_now();
+    let mut config = EngineConfig::new(RATE, 2);
+    config.buffer_frames = 256;
+    let (device, mut engine) = VirtualDevice::new(&config, VirtualClock::new());
+    let paced = device.spawn_paced(clock);
+    let mut display = VirtualDisplay::new(clock, 60);
+    let sound = soundtrack(1.2);
+    for offset_ms in [0i64, 20, -20] {
+        let mut decoder = ClipDecoder::open(
+            &clip("testsrc_64x48_24fps_1s.mp4"),
+            &DecodeConfig::default(),
+        )
+        .unwrap();
+        let mut out = EngineSoundtrack::new(&mut engine, Arc::clone(&sound), 0.0);
+        let present_config = PresentConfig {
+            av_offset: SessionTime::from_millis(offset_ms),
+            ..PresentConfig::default()
+        };
+        let t = present(&mut decoder, &mut display, Some(&mut out), &present_config).unwrap();
+        let av = t
+            .av_offset_ms
+            .expect("the paced device reports every onset");
+        let in_sync = (av - offset_ms as f64).abs() <= 1.0;
+        eprintln!(
+            "real time, offset {offset_ms} ms: av_offset {av:.4} ms, flags {:?}",
+            t.flags
+        );
+        assert!(
+            t.flagged || (in_sync && t.frames_dropped == 0),
+            "a clean record must be in sync: {t:?}"
+        );
+        assert!(in_sync || t.flagged, "out of sync but not flagged: {t:?}");
+        assert_eq!(t.frames_shown + t.frames_dropped, 24);
+    }
+    let _device = paced.stop();
+}

@@ -3,7 +3,7 @@
 use cuelab_core::SessionTime;
 
 use super::{VideoError, VideoFrame};
-use crate::clock::{Clock, VirtualClock};
+use crate::clock::{Clock, MonotonicClock, VirtualClock};
 
 /// A screen that refreshes at a fixed rate. The participant window (ui crate) implements it for
 /// a real monitor; [`VirtualDisplay`] implements it on a [`VirtualClock`] for tests and
@@ -26,13 +26,50 @@ pub trait Display {
     fn present(&mut self, frame: Option<&VideoFrame>) -> Result<SessionTime, VideoError>;
 }
 
-/// A display with no screen: refreshes happen at `phase + k * period` on a [`VirtualClock`],
-/// and presenting a frame moves that clock to the refresh instant and returns it as the flip
-/// time. Refresh instants are computed from the refresh count (not by adding a rounded period),
-/// so a 60 Hz virtual display does not drift from 60 Hz over a session.
+/// A clock a display can wait on: the virtual clock jumps, the real clock sleeps.
+pub trait WaitClock: Clock {
+    /// Returns at `t` or later, with the clock's now at that moment.
+    fn wait_until(&self, t: SessionTime) -> SessionTime;
+}
+
+impl WaitClock for VirtualClock {
+    /// Moves the virtual clock to `t` (if it is not already later): waiting takes no real time.
+    fn wait_until(&self, t: SessionTime) -> SessionTime {
+        self.advance_to(t)
+    }
+}
+
+impl WaitClock for MonotonicClock {
+    /// Sleeps until 1 ms before `t`, then yields until `t` (sleep alone overshoots by up to a
+    /// scheduler tick).
+    fn wait_until(&self, t: SessionTime) -> SessionTime {
+        loop {
+            let now = self.now();
+            if now >= t {
+                return now;
+            }
+            let left = (t - now).as_nanos();
+            if left > 2_000_000 {
+                std::thread::sleep(std::time::Duration::from_nanos((left - 1_000_000) as u64));
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// A display with no screen: refreshes happen at `phase + k * period` on the session clock,
+/// and presenting a frame waits for the next refresh and returns its instant as the flip time.
+/// Refresh instants are computed from the refresh count (not by adding a rounded period), so a
+/// 60 Hz virtual display does not drift from 60 Hz over a session.
+///
+/// On a [`VirtualClock`] (the default) waiting moves the clock, so tests and simulations run
+/// faster than real time. On the [`MonotonicClock`] it paces a real-time session with no window
+/// (`--display headless`); a wake-up later than half a refresh counts as a missed refresh, and
+/// the flip lands on the next one, as a real monitor's would.
 #[derive(Debug, Clone)]
-pub struct VirtualDisplay {
-    clock: VirtualClock,
+pub struct VirtualDisplay<C: WaitClock = VirtualClock> {
+    clock: C,
     hz_num: i64,
     hz_den: i64,
     phase: SessionTime,
@@ -42,15 +79,15 @@ pub struct VirtualDisplay {
     miss_every: Option<u64>,
 }
 
-impl VirtualDisplay {
+impl<C: WaitClock> VirtualDisplay<C> {
     /// A display refreshing `hz` times a second, first refresh at session time zero.
-    pub fn new(clock: VirtualClock, hz: u32) -> Self {
+    pub fn new(clock: C, hz: u32) -> Self {
         Self::with_rate(clock, i64::from(hz.max(1)), 1, SessionTime::ZERO)
     }
 
     /// A display refreshing `hz_num / hz_den` times a second (e.g. 60000/1001), with refreshes
     /// at `phase + k / rate`.
-    pub fn with_rate(clock: VirtualClock, hz_num: i64, hz_den: i64, phase: SessionTime) -> Self {
+    pub fn with_rate(clock: C, hz_num: i64, hz_den: i64, phase: SessionTime) -> Self {
         Self {
             clock,
             hz_num: hz_num.max(1),
@@ -101,7 +138,7 @@ impl VirtualDisplay {
     }
 }
 
-impl Display for VirtualDisplay {
+impl<C: WaitClock> Display for VirtualDisplay<C> {
     fn refresh_period(&self) -> SessionTime {
         SessionTime(self.hz_den * 1_000_000_000 / self.hz_num)
     }
@@ -131,7 +168,11 @@ impl Display for VirtualDisplay {
         {
             flip = self.refresh_at_or_after(flip + SessionTime(1));
         }
-        self.clock.advance_to(flip);
+        let woke = self.clock.wait_until(flip);
+        if (woke - flip).as_nanos() > self.refresh_period().as_nanos() / 2 {
+            flip = self.refresh_at_or_after(woke);
+            self.clock.wait_until(flip);
+        }
         self.last_flip = Some(flip);
         self.presented += 1;
         if let Some(frame) = frame {
@@ -187,6 +228,23 @@ mod tests {
             .map(|_| display.present(None).unwrap().as_nanos() / 1_000_000)
             .collect();
         assert_eq!(flips, vec![0, 20, 60, 80, 100, 140]);
+    }
+
+    #[test]
+    fn on_the_real_clock_flips_are_paced_in_real_time() {
+        let clock = MonotonicClock::start_now();
+        let mut display = VirtualDisplay::new(clock, 100);
+        let first = display.present(None).unwrap();
+        let mut last = first;
+        for _ in 0..5 {
+            let flip = display.present(None).unwrap();
+            // Whole refreshes apart (more than one only if this thread woke late).
+            assert_eq!((flip - last).as_nanos() % 10_000_000, 0);
+            assert!(flip > last);
+            last = flip;
+        }
+        // The clock really reached the last flip: time passed.
+        assert!(clock.now() >= last);
     }
 
     #[test]

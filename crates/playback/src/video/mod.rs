@@ -83,7 +83,7 @@ pub use decode::{
     probe,
 };
 
-pub use display::{Display, VirtualDisplay};
+pub use display::{Display, VirtualDisplay, WaitClock};
 pub use present::{AudioStatus, PresentConfig, SoundtrackOutput, TimingFlag, TrialTiming, present};
 pub use soundtrack::EngineSoundtrack;
 
