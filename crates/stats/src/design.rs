@@ -9,6 +9,29 @@ pub struct DesignMatrix {
     names: Vec<String>,
     n_rows: usize,
     data: Vec<f64>,
+    /// Factor terms of a treatment-coded design (empty for [`DesignMatrix::from_columns`]).
+    terms: Vec<Term>,
+    /// Number of levels of each factor of a treatment-coded design.
+    n_levels: Vec<usize>,
+}
+
+/// One term of a treatment-coded design and its columns.
+#[derive(Debug, Clone, PartialEq)]
+struct Term {
+    name: String,
+    factors: Vec<usize>,
+    /// (column index, level of each factor of the term, in `factors` order).
+    columns: Vec<(usize, Vec<usize>)>,
+}
+
+/// The hypothesis of one term for a type III test: rows `L` of `L β = 0`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TermHypothesis {
+    /// Term name as R prints it (`Music`, `Prime_V:Target_V`).
+    pub term: String,
+    /// Hypothesis rows, each of length p.
+    pub rows: Vec<Vec<f64>>,
 }
 
 /// A categorical fixed effect: one level code per row (`codes[i] < levels.len()`), coded
@@ -64,6 +87,8 @@ impl DesignMatrix {
             names,
             n_rows,
             data,
+            terms: Vec::new(),
+            n_levels: Vec::new(),
         })
     }
 
@@ -131,7 +156,17 @@ impl DesignMatrix {
             }
             terms.push(it.clone());
         }
+        let mut term_info = Vec::new();
         for term in &terms {
+            let mut info = Term {
+                name: term
+                    .iter()
+                    .map(|&f| factors[f].name)
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                factors: term.clone(),
+                columns: Vec::new(),
+            };
             // Columns of a term: the product over its factors of the non-reference indicators,
             // the first factor varying fastest.
             let mut cols: Vec<(String, Vec<usize>)> = vec![(String::new(), vec![])];
@@ -154,6 +189,7 @@ impl DesignMatrix {
                 cols = next;
             }
             for (name, lv) in cols {
+                info.columns.push((names.len(), lv.clone()));
                 names.push(name);
                 data.extend((0..n_rows).map(|i| {
                     let on = term
@@ -163,12 +199,65 @@ impl DesignMatrix {
                     if on { 1.0 } else { 0.0 }
                 }));
             }
+            term_info.push(info);
         }
         Ok(Self {
             names,
             n_rows,
             data,
+            terms: term_info,
+            n_levels: factors.iter().map(|f| f.levels.len()).collect(),
         })
+    }
+
+    /// Type III hypotheses of every term of a treatment-coded design, as lmerTest's
+    /// `anova()`: a term's effect averaged with equal weights over the levels of the factors
+    /// of every higher-order term that contains it. Each column of the term gets a row with 1
+    /// on that column and `1 / Π(levels of the other factors)` on each column of a containing
+    /// term with the same levels of the term's factors. Pass the rows to
+    /// [`crate::LmmFit::f_test`]. Empty for designs built with [`DesignMatrix::from_columns`].
+    pub fn type3_hypotheses(&self) -> Vec<TermHypothesis> {
+        let p = self.names.len();
+        self.terms
+            .iter()
+            .map(|t| {
+                let rows = t
+                    .columns
+                    .iter()
+                    .map(|(col, lv)| {
+                        let mut row = vec![0.0; p];
+                        row[*col] = 1.0;
+                        for s in &self.terms {
+                            let contains = s.factors.len() > t.factors.len()
+                                && t.factors.iter().all(|f| s.factors.contains(f));
+                            if !contains {
+                                continue;
+                            }
+                            let weight: f64 = s
+                                .factors
+                                .iter()
+                                .filter(|f| !t.factors.contains(f))
+                                .map(|&f| 1.0 / self.n_levels[f] as f64)
+                                .product();
+                            for (scol, slv) in &s.columns {
+                                let same = t.factors.iter().zip(lv).all(|(f, l)| {
+                                    let pos = s.factors.iter().position(|g| g == f);
+                                    pos.is_some_and(|i| slv[i] == *l)
+                                });
+                                if same {
+                                    row[*scol] += weight;
+                                }
+                            }
+                        }
+                        row
+                    })
+                    .collect();
+                TermHypothesis {
+                    term: t.name.clone(),
+                    rows,
+                }
+            })
+            .collect()
     }
 
     /// Column names.

@@ -34,7 +34,7 @@ pub use anova::{
 };
 pub use cells::CellMatrix;
 pub use describe::{CellSummary, describe};
-pub use design::{DesignMatrix, FixedFactor};
+pub use design::{DesignMatrix, FixedFactor, TermHypothesis};
 pub use error::{Result, StatsError};
 pub use lmm::{
     Convergence, FTest, FixedTest, GroupingFactor, LmmFit, LmmOptions, VarianceComponent, fit_lmm,

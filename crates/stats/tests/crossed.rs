@@ -260,3 +260,81 @@ fn vierordt_and_cv_match_lm() {
         );
     }
 }
+
+#[test]
+fn interaction_type3_table_matches_lmertest() {
+    // music (3 levels, reference silence) × duration (8/16/32 s, reference 8): type III
+    // hypotheses average over 3 levels, and the interaction F has 4 df.
+    let fx = fixture("crossed");
+    let rows = read_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/crossed.csv"
+    ));
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|r| r["log_ratio"].parse().unwrap())
+        .collect();
+    let col = |k: &str| rows.iter().map(|r| r[k].as_str()).collect::<Vec<&str>>();
+    let (participant, clip, music, actual) =
+        (col("participant"), col("clip"), col("music"), col("actual"));
+    let (p_levels, c_levels) = (distinct(&participant), distinct(&clip));
+    let (p_codes, c_codes) = (codes(&participant, &p_levels), codes(&clip, &c_levels));
+    let m_levels: Vec<String> = ["arousing", "relaxing", "silence"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let d_levels: Vec<String> = ["8", "16", "32"].iter().map(|s| s.to_string()).collect();
+    let (m_codes, d_codes) = (codes(&music, &m_levels), codes(&actual, &d_levels));
+    let x = DesignMatrix::treatment(
+        y.len(),
+        &[
+            FixedFactor {
+                name: "music",
+                levels: &m_levels,
+                codes: &m_codes,
+                reference: 2,
+            },
+            FixedFactor {
+                name: "dur",
+                levels: &d_levels,
+                codes: &d_codes,
+                reference: 0,
+            },
+        ],
+        &[vec![0, 1]],
+    )
+    .unwrap();
+    let groups = [
+        GroupingFactor {
+            name: "participant",
+            n_levels: p_levels.len(),
+            codes: &p_codes,
+        },
+        GroupingFactor {
+            name: "clip",
+            n_levels: c_levels.len(),
+            codes: &c_codes,
+        },
+    ];
+    let fit = fit_lmm(&y, &x, &groups, &LmmOptions::default()).unwrap();
+    let want = &fx["interaction"];
+    for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
+        assert_eq!(f.name, w["name"].as_str().unwrap());
+        for (name, v) in [
+            ("estimate", f.estimate),
+            ("se", f.se),
+            ("df", f.df),
+            ("t", f.t),
+            ("p", f.p),
+        ] {
+            close(&format!("{} {name}", f.name), v, num(w, name), LMM_REL);
+        }
+    }
+    let hyp = x.type3_hypotheses();
+    let table = fx["interaction_anova"].as_array().unwrap();
+    assert_eq!(hyp.len(), table.len());
+    for (h, w) in hyp.iter().zip(table) {
+        assert_eq!(h.term, w["term"].as_str().unwrap());
+        common::check_f(&fit.f_test(&h.rows).unwrap(), w, LMM_REL);
+    }
+}

@@ -286,4 +286,11 @@ fn mixed_models() {
         LMM_REL,
     );
     common::check_f(&fit.f_test_columns(&[3]).unwrap(), &anova[2], LMM_REL);
+    // The same table from the design's own type III hypotheses.
+    let hyp = x.type3_hypotheses();
+    assert_eq!(hyp.len(), 3);
+    for (h, want) in hyp.iter().zip(anova) {
+        assert_eq!(h.term, want["term"].as_str().unwrap());
+        common::check_f(&fit.f_test(&h.rows).unwrap(), want, LMM_REL);
+    }
 }

@@ -25,6 +25,8 @@ d$music <- relevel(factor(d$music), ref = "silence")
 m <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = d)
 mt <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = d, control = tight)
 ct <- contest1D(mt, c(0, 1, -1))
+d$dur <- factor(d$actual)
+mx <- lmer(log_ratio ~ music * dur + (1 | participant) + (1 | clip), data = d, control = tight)
 ml <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = d, control = tight, REML = FALSE)
 
 # Per-participant Vierordt slope (estimate = actual * exp(log ratio)) and CV of the estimates
@@ -61,5 +63,7 @@ write_fixture(list(
                                           t = ct$`t value`, p = ct$`Pr(>|t|)`),
   ml = c(lmm_result(ml), list(deviance = unname(deviance(ml)))),
   vierordt = unname(vier),
-  singular = lmm_result(ms)
+  singular = lmm_result(ms),
+  interaction = lmm_result(mx),
+  interaction_anova = lmm_anova(mx)
 ), "crossed")
