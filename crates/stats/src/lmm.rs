@@ -16,6 +16,15 @@
 //! Satterthwaite df repeat lmerTest exactly: the Hessian of the deviance in (θ, σ) and the
 //! Jacobian of vcov(β̂) in (θ, σ) by numDeriv's Richardson scheme (same steps), the covariance
 //! of (θ, σ) as twice the pseudo-inverse of that Hessian.
+//!
+//! Cost: the pass over the data is O(n (p² + K²)) for p fixed-effect columns and K grouping
+//! factors; a deviance evaluation is O(m₁ r² + r³) with m₁ the levels of the largest factor and
+//! r = (levels of the other factors) + p + 1. Participants × clips (1,000 × 50) costs about a
+//! millisecond per evaluation; two crossed factors with thousands of levels *each* would need a
+//! sparse Cholesky (as lme4's CHOLMOD), which this module does not have.
+//!
+//! Numerical care: with an intercept column y − ȳ is fitted (ȳ added back to the intercept),
+//! so the sums of squares stay on the residual scale.
 
 use std::collections::HashMap;
 
