@@ -43,4 +43,7 @@ pub use timing::{
     CongruenceEffect, VierordtFit, coefficient_of_variation, congruence_effect, duration_ratio,
     log_ratio, vierordt,
 };
-pub use ttest::{PAdjust, PairedT, PairwiseT, one_sample_t, p_adjust, paired_t, pairwise_paired};
+pub use ttest::{
+    PAdjust, PairedT, PairwiseT, TwoSampleT, one_sample_t, p_adjust, paired_t, pairwise_paired,
+    two_sample_t,
+};
