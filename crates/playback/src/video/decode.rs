@@ -696,6 +696,25 @@ mod tests {
     }
 
     #[test]
+    fn padded_rows_hold_the_same_pixels_as_the_ffmpeg_program() {
+        // 90 px wide: 360-byte rows that FFmpeg pads to an aligned stride.
+        let mut decoder = ClipDecoder::open(
+            &clip("testsrc_90x50_10fps_padded.mp4"),
+            &DecodeConfig::default(),
+        )
+        .unwrap();
+        let frame = decoder.next_frame().unwrap().unwrap();
+        assert_eq!((frame.width(), frame.height()), (90, 50));
+        assert!(frame.stride() > 360, "stride {}", frame.stride());
+        assert_eq!(frame.rgba().len(), frame.stride() * 50);
+        let reference = std::fs::read(clip("testsrc_90x50_frame0.rgba")).unwrap();
+        for y in 0..50u32 {
+            let want = &reference[y as usize * 360..(y as usize + 1) * 360];
+            assert_eq!(frame.row(y), want, "row {y}");
+        }
+    }
+
+    #[test]
     fn missing_file_and_non_video_file_are_typed_errors() {
         let err = probe(Path::new("/nonexistent/clip.mp4")).unwrap_err();
         assert!(matches!(err, VideoError::Open { .. }), "{err:?}");

@@ -23,3 +23,12 @@ ffmpeg $common -f lavfi -i testsrc=size=160x120:rate=25 -f lavfi -i sine=frequen
 ffmpeg $common -f lavfi -i testsrc=size=64x48:rate=24 -t 1 \
   -c:v libx264 -preset veryfast -crf 40 -bf 2 -g 24 -pix_fmt yuv420p \
   -map_metadata -1 -fflags +bitexact -flags +bitexact testsrc_64x48_24fps_1s.mp4
+
+# 10 fps, 0.5 s, 90x50: a width whose RGBA rows (360 B) FFmpeg pads to an aligned stride. 5
+# frames. Its first frame decoded to raw RGBA by the ffmpeg program (swscale, bilinear) is the
+# pixel reference for the library path.
+ffmpeg $common -f lavfi -i testsrc=size=90x50:rate=10 -t 0.5 \
+  -c:v libx264 -preset veryfast -crf 30 -bf 2 -g 5 -pix_fmt yuv420p \
+  -map_metadata -1 -fflags +bitexact -flags +bitexact testsrc_90x50_10fps_padded.mp4
+ffmpeg $common -i testsrc_90x50_10fps_padded.mp4 -frames:v 1 -sws_flags bilinear \
+  -f rawvideo -pix_fmt rgba testsrc_90x50_frame0.rgba
