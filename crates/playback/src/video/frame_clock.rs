@@ -158,6 +158,8 @@ impl<F> FrameClock<F> {
             return Ok(Choice::New(index));
         }
         match &self.current {
+            // A clip with no (more) frames never starts.
+            None if queue.peek_timing()?.is_none() => Ok(self.finish(queue)),
             None => Ok(Choice::BeforeStart),
             Some((index, end, _)) => {
                 let queue_empty = queue.peek_timing()?.is_none();
@@ -417,6 +419,21 @@ mod tests {
             Choice::New(0)
         );
         assert_eq!(clock.counts().flips, 1);
+    }
+
+    #[test]
+    fn a_clip_without_frames_is_finished_at_once() {
+        let mut clock = FrameClock::new(SessionTime::from_millis(100), DEFAULT_TOLERANCE);
+        let mut queue = Timestamps {
+            fps: 30,
+            next: 0,
+            n: 0,
+        };
+        assert_eq!(
+            clock.choose(SessionTime::ZERO, &mut queue).unwrap(),
+            Choice::Finished
+        );
+        assert_eq!(clock.counts(), FrameCounts::default());
     }
 
     #[test]
