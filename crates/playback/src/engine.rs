@@ -370,11 +370,19 @@ struct FrameClock {
     anchor_ns: i64,
     // Deviation from the nominal frame period in ns per frame (0 on an exact device).
     drift: f64,
+    // Updates since the last (re-)anchoring: the loop starts wide and narrows.
+    updates: u32,
+    // Consecutive timestamps off by more than the discontinuity threshold.
+    outliers: u32,
 }
 
-/// Phase and rate gains of the delay-locked loop (per callback).
-const DLL_PHASE_GAIN: f64 = 0.02;
-const DLL_RATE_GAIN: f64 = 0.0002;
+/// Narrowest phase gain of the delay-locked loop (per callback). The loop starts as a running
+/// average (gain 1/n) and narrows to this, a time constant of about 200 callbacks; the rate
+/// gain is half the square of the phase gain (critically damped).
+const DLL_MIN_PHASE_GAIN: f64 = 0.005;
+/// A timestamp jump must persist for this many callbacks to count as a discontinuity; single
+/// outliers (a late callback, a server hiccup) are ignored.
+const DISCONTINUITY_CALLBACKS: u32 = 3;
 
 impl FrameClock {
     fn time_of(&self, frame: i64, rate: u32) -> i64 {
@@ -409,7 +417,7 @@ impl FrameClock {
                 initialized: true,
                 anchor_frame: frame,
                 anchor_ns: measured_ns,
-                drift: 0.0,
+                ..FrameClock::default()
             };
             return false;
         }
@@ -417,18 +425,31 @@ impl FrameClock {
         let err = measured_ns - predicted;
         // Timestamps are whole nanoseconds, so a 1 ns disagreement is rounding, not drift.
         if err.abs() <= 1 {
+            self.outliers = 0;
             return false;
         }
         if err.abs() > discontinuity_ns {
-            self.anchor_frame = frame;
-            self.anchor_ns = measured_ns;
+            self.outliers += 1;
+            if self.outliers < DISCONTINUITY_CALLBACKS {
+                return false;
+            }
+            *self = FrameClock {
+                initialized: true,
+                anchor_frame: frame,
+                anchor_ns: measured_ns,
+                ..FrameClock::default()
+            };
             return true;
         }
+        self.outliers = 0;
+        self.updates = self.updates.saturating_add(1);
+        let phase_gain = (1.0 / f64::from(self.updates + 1)).max(DLL_MIN_PHASE_GAIN);
+        let rate_gain = phase_gain * phase_gain / 2.0;
         let df = (frame - self.anchor_frame).max(1) as f64;
         let nominal = 1e9 / f64::from(rate);
         self.drift =
-            (self.drift + DLL_RATE_GAIN * err as f64 / df).clamp(-nominal * 0.01, nominal * 0.01);
-        self.anchor_ns = predicted + (DLL_PHASE_GAIN * err as f64).round() as i64;
+            (self.drift + rate_gain * err as f64 / df).clamp(-nominal * 0.01, nominal * 0.01);
+        self.anchor_ns = predicted + (phase_gain * err as f64).round() as i64;
         self.anchor_frame = frame;
         false
     }
@@ -791,13 +812,29 @@ mod tests {
         let (mut control, mut r) = engine(&EngineConfig::new(48_000, 1));
         let mut buf = [0f32; 64];
         r.render(&mut buf, SessionTime::ZERO, SessionTime::ZERO);
-        let t = SessionTime::from_millis(100);
-        r.render(&mut buf, t, t);
+        // One late timestamp is an outlier, ignored...
+        let jump = SessionTime::from_millis(100);
+        r.render(
+            &mut buf,
+            Frames(64).to_session_time(48_000) + jump,
+            SessionTime::ZERO,
+        );
+        r.render(
+            &mut buf,
+            Frames(128).to_session_time(48_000),
+            SessionTime::ZERO,
+        );
+        assert_eq!(r.stats().xruns(), 0);
+        // ...a jump that persists for three callbacks is a discontinuity.
+        for k in 3..6 {
+            let t = Frames(k * 64).to_session_time(48_000) + jump;
+            r.render(&mut buf, t, t);
+        }
         assert_eq!(r.stats().xruns(), 1);
         assert!(matches!(
             control.next_event(),
             Some(Event::Xrun {
-                frame: Frames(64),
+                frame: Frames(320),
                 ..
             })
         ));

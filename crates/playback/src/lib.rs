@@ -12,6 +12,8 @@
 //! at the device rate; open a device to get an [`engine::Engine`]; `start` sounds at session
 //! instants; read `Started`/`Ended`/`Xrun` events for the measured onsets.
 
+pub mod audio_check;
+pub mod bench;
 pub mod clock;
 pub mod cpal_device;
 pub mod decode;

@@ -83,6 +83,46 @@ impl CaptureClock {
     }
 }
 
+/// Recording frame to session time, fitted locally: a straight line through the blocks within
+/// `half_window` blocks of the frame's own. Local fits follow slow drift and are not thrown off by a
+/// hiccup of the stream elsewhere in the recording, which one global line is.
+#[derive(Debug, Clone)]
+pub struct CaptureTimeline {
+    blocks: Vec<CaptureBlock>,
+    // First recording frame of each block.
+    starts: Vec<u64>,
+    half_window: usize,
+}
+
+impl CaptureTimeline {
+    /// A timeline over `blocks` (in recording order).
+    pub fn new(blocks: &[CaptureBlock], half_window: usize) -> Self {
+        let mut starts = Vec::with_capacity(blocks.len());
+        let mut frame = 0u64;
+        for b in blocks {
+            starts.push(frame);
+            frame += u64::from(b.frames);
+        }
+        Self {
+            blocks: blocks.to_vec(),
+            starts,
+            half_window,
+        }
+    }
+
+    /// Session time (ns) of recording frame `frame`, or `None` if there are too few blocks.
+    pub fn time_of(&self, frame: u64) -> Option<f64> {
+        let idx = self
+            .starts
+            .partition_point(|&s| s <= frame)
+            .checked_sub(1)?;
+        let lo = idx.saturating_sub(self.half_window);
+        let hi = (idx + self.half_window + 1).min(self.blocks.len());
+        let fit = CaptureClock::fit(&self.blocks[lo..hi])?;
+        Some(fit.time_of((frame - self.starts[lo]) as f64))
+    }
+}
+
 /// Summary of onset errors in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ErrorSummary {
@@ -129,20 +169,22 @@ pub fn summarize(errors_ns: &[f64]) -> Option<ErrorSummary> {
 
 /// Pairs scheduled instants with measured onsets (both ns) and returns measured − scheduled for
 /// each pair found. The path latency is unknown beforehand: it is taken as the most common
-/// difference (1 ms bins, 0 to `max_latency`), then each scheduled click takes the measured
-/// onset nearest to `scheduled + latency` within `window`.
+/// difference (1 ms bins over `latency_range`), then each scheduled click takes the measured
+/// onset nearest to `scheduled + latency` within `window`. The latency may be negative: a
+/// monitor source hears what the server mixes, before the sink's reported playback time.
 pub fn match_onsets(
     scheduled: &[SessionTime],
     measured_ns: &[f64],
-    max_latency: SessionTime,
+    latency_range: (SessionTime, SessionTime),
     window: SessionTime,
 ) -> Vec<f64> {
-    let max_ms = max_latency.as_millis_f64().max(1.0) as usize;
-    let mut bins = vec![0usize; max_ms + 1];
+    let lo_ms = latency_range.0.as_millis_f64().floor();
+    let n_bins = (latency_range.1.as_millis_f64() - lo_ms).max(1.0) as usize + 1;
+    let mut bins = vec![0usize; n_bins];
     for s in scheduled {
         for m in measured_ns {
-            let d = (m - s.as_nanos() as f64) / 1e6;
-            if (0.0..=max_ms as f64).contains(&d) {
+            let d = (m - s.as_nanos() as f64) / 1e6 - lo_ms;
+            if d >= 0.0 && (d as usize) < n_bins {
                 bins[d as usize] += 1;
             }
         }
@@ -150,7 +192,7 @@ pub fn match_onsets(
     let Some((best, _)) = bins.iter().enumerate().max_by_key(|(_, c)| **c) else {
         return Vec::new();
     };
-    let latency_ns = (best as f64 + 0.5) * 1e6;
+    let latency_ns = (lo_ms + best as f64 + 0.5) * 1e6;
     let window_ns = window.as_nanos() as f64;
     scheduled
         .iter()
@@ -198,6 +240,28 @@ mod tests {
     }
 
     #[test]
+    fn local_timeline_ignores_a_jump_elsewhere() {
+        // 441-frame blocks at exactly 48 kHz, with a 90 ms jump in the timestamps at block 50.
+        let ns_per_frame = 1e9 / 48_000.0;
+        let blocks: Vec<CaptureBlock> = (0..100)
+            .map(|k| {
+                let jump = if k >= 50 { 90e6 } else { 0.0 };
+                CaptureBlock {
+                    capture: SessionTime((k as f64 * 441.0 * ns_per_frame + jump) as i64),
+                    frames: 441,
+                }
+            })
+            .collect();
+        let timeline = CaptureTimeline::new(&blocks, 8);
+        let early = 10 * 441 + 100;
+        let late = 80 * 441 + 100;
+        assert!((timeline.time_of(early).unwrap() - early as f64 * ns_per_frame).abs() < 10.0);
+        assert!(
+            (timeline.time_of(late).unwrap() - (late as f64 * ns_per_frame + 90e6)).abs() < 10.0
+        );
+    }
+
+    #[test]
     fn summary_reports_spread_around_the_median() {
         let errors = [10e6, 11e6, 12e6, 10e6, 30e6];
         let s = summarize(&errors).unwrap();
@@ -218,17 +282,24 @@ mod tests {
             (0..10).map(|i| SessionTime::from_millis(100 * i)).collect();
         let mut measured: Vec<f64> = scheduled
             .iter()
-            .map(|s| s.as_nanos() as f64 + 23.2e6)
+            .map(|s| s.as_nanos() as f64 - 23.2e6)
             .collect();
         measured.remove(4);
         measured.push(457e6); // a stray onset
+        // A monitor hears the mix before the sink reports it played: a negative latency.
         let errors = match_onsets(
             &scheduled,
             &measured,
-            SessionTime::from_millis(200),
+            (
+                SessionTime::from_millis(-100),
+                SessionTime::from_millis(200),
+            ),
             SessionTime::from_millis(5),
         );
         assert_eq!(errors.len(), 9);
-        assert!(errors.iter().all(|e| (e - 23.2e6).abs() < 1.0));
+        assert!(
+            errors.iter().all(|e| (e + 23.2e6).abs() < 1.0),
+            "{errors:?}"
+        );
     }
 }

@@ -1,0 +1,408 @@
+//! The machine check behind `cuelab check`: open an output device, let it settle, play
+//! scheduled clicks, and measure callback timing, reported latency and onset error.
+//!
+//! Onset error is measured, in order of preference:
+//! - [`OnsetMethod::Loopback`]: the output is recorded through an input device (on PulseAudio,
+//!   the ALSA `pulse` input with the null sink's `.monitor` as default source), each click is
+//!   found in the recording and timed on the capture clock (see [`crate::loopback`]). This is
+//!   independent of the engine's own bookkeeping.
+//! - [`OnsetMethod::DeviceTimestamps`]: the engine's reported onsets (the device timestamp of
+//!   each click's first sample) against the scheduled instants. This checks sample placement and
+//!   the clock mapping but trusts the device's timestamps.
+//! - [`OnsetMethod::VirtualDevice`]: on the virtual device, where timestamps are exact.
+
+use std::time::Duration;
+
+use cuelab_core::SessionTime;
+
+use crate::clock::{Clock, MonotonicClock, VirtualClock};
+use crate::cpal_device::{CaptureBlock, DeviceError, open_input, open_output};
+use crate::engine::{CallbackTiming, Engine, EngineConfig, Event};
+use crate::loopback::{CaptureTimeline, ErrorSummary, click, find_onsets, match_onsets, summarize};
+use crate::virtual_device::VirtualDevice;
+
+/// Which device to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioTarget {
+    /// The virtual device on a virtual clock.
+    Virtual,
+    /// A real device by name; `None` for the host's default.
+    Device(Option<String>),
+}
+
+/// Settings of the check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioCheckOptions {
+    /// Device to check.
+    pub target: AudioTarget,
+    /// Sample rate to open the device at.
+    pub sample_rate: u32,
+    /// Buffer size to ask for.
+    pub buffer_frames: u32,
+    /// Number of clicks to schedule (at least 50 for a meaningful SD).
+    pub clicks: usize,
+    /// Time to let the stream settle before measuring (PulseAudio stalls 0.6–2 s at start).
+    pub warmup: Duration,
+    /// Input device to record the output from, for loopback; `None` to skip loopback.
+    pub loopback_input: Option<String>,
+}
+
+impl Default for AudioCheckOptions {
+    fn default() -> Self {
+        Self {
+            target: AudioTarget::Device(None),
+            sample_rate: 48_000,
+            buffer_frames: 128,
+            clicks: 60,
+            warmup: Duration::from_millis(2500),
+            loopback_input: Some("pulse".to_string()),
+        }
+    }
+}
+
+/// How the onset error was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnsetMethod {
+    /// Clicks found in a recording of the output.
+    Loopback,
+    /// The engine's device-timestamp onsets against the schedule.
+    DeviceTimestamps,
+    /// The virtual device (exact timestamps).
+    VirtualDevice,
+}
+
+impl OnsetMethod {
+    /// The name used in reports: `loopback`, `device-timestamps`, `virtual-device`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnsetMethod::Loopback => "loopback",
+            OnsetMethod::DeviceTimestamps => "device-timestamps",
+            OnsetMethod::VirtualDevice => "virtual-device",
+        }
+    }
+}
+
+/// Mean, SD and maximum of the interval between callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PeriodStats {
+    /// Mean, ms.
+    pub mean_ms: f64,
+    /// Standard deviation, ms.
+    pub sd_ms: f64,
+    /// Maximum, ms.
+    pub max_ms: f64,
+    /// Intervals measured.
+    pub n: usize,
+}
+
+/// What the check found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioCheckReport {
+    /// Device name.
+    pub device: String,
+    /// Sample rate of the stream.
+    pub sample_rate: u32,
+    /// Frames per callback actually delivered (median).
+    pub buffer_frames: u32,
+    /// Interval between callbacks.
+    pub callback_period: PeriodStats,
+    /// Mean of (playback − callback) timestamps: the output latency the device reports.
+    pub reported_latency_ms: f64,
+    /// Onset error (measured − scheduled); median = constant latency, SD and max_abs around it.
+    pub onset_error: ErrorSummary,
+    /// How the onset error was measured.
+    pub method: OnsetMethod,
+    /// Onset error from the device timestamps, whatever `method` is.
+    pub device_timestamp_error: Option<ErrorSummary>,
+    /// Xruns during the measurement (after warm-up).
+    pub xruns: u64,
+    /// Why loopback was not used, if it was not.
+    pub loopback_note: Option<String>,
+}
+
+/// Why the check could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AudioCheckError {
+    /// The output device could not be opened.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The engine refused to schedule a click.
+    #[error("scheduling a click: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    /// No click produced a start event (the device is not calling back).
+    #[error("no scheduled click was played; the device is not calling back")]
+    NothingPlayed,
+}
+
+/// Scheduled instants of the clicks, from `t0`: about 100 ms apart, with offsets that spread
+/// them over buffer positions and sub-frame phases.
+fn click_schedule(t0: SessionTime, n: usize) -> Vec<SessionTime> {
+    (0..n as i64)
+        .map(|i| {
+            let jitter_us = (i * 7_919) % 23_000; // 0–23 ms, deterministic
+            let phase_ns = (i * 4_567) % 20_833; // within one frame at 48 kHz
+            t0 + SessionTime::from_millis(100 * i)
+                + SessionTime::from_micros(jitter_us)
+                + SessionTime(phase_ns)
+        })
+        .collect()
+}
+
+fn period_stats(timings: &[CallbackTiming]) -> PeriodStats {
+    let periods: Vec<f64> = timings
+        .windows(2)
+        .map(|w| (w[1].callback - w[0].callback).as_millis_f64())
+        .collect();
+    if periods.is_empty() {
+        return PeriodStats::default();
+    }
+    let n = periods.len() as f64;
+    let mean = periods.iter().sum::<f64>() / n;
+    let sd = if periods.len() > 1 {
+        (periods.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    PeriodStats {
+        mean_ms: mean,
+        sd_ms: sd,
+        max_ms: periods.iter().copied().fold(0.0, f64::max),
+        n: periods.len(),
+    }
+}
+
+fn median_frames(timings: &[CallbackTiming]) -> u32 {
+    let mut frames: Vec<u32> = timings.iter().map(|t| t.frames).collect();
+    frames.sort_unstable();
+    frames.get(frames.len() / 2).copied().unwrap_or(0)
+}
+
+fn reported_latency_ms(timings: &[CallbackTiming]) -> f64 {
+    if timings.is_empty() {
+        return 0.0;
+    }
+    timings
+        .iter()
+        .map(|t| (t.playback - t.callback).as_millis_f64())
+        .sum::<f64>()
+        / timings.len() as f64
+}
+
+/// Collects start events into `(scheduled, onset)` pairs.
+fn collect_starts(engine: &mut Engine, starts: &mut Vec<(SessionTime, SessionTime)>) {
+    while let Some(event) = engine.next_event() {
+        if let Event::Started {
+            scheduled, onset, ..
+        } = event
+        {
+            starts.push((scheduled, onset));
+        }
+    }
+}
+
+fn timestamp_errors(starts: &[(SessionTime, SessionTime)]) -> Vec<f64> {
+    starts
+        .iter()
+        .map(|(s, o)| (*o - *s).as_nanos() as f64)
+        .collect()
+}
+
+/// Runs the check. `status` receives short progress messages.
+pub fn run(
+    options: &AudioCheckOptions,
+    status: &mut dyn FnMut(&str),
+) -> Result<AudioCheckReport, AudioCheckError> {
+    match &options.target {
+        AudioTarget::Virtual => run_virtual(options),
+        AudioTarget::Device(name) => run_device(name.as_deref(), options, status),
+    }
+}
+
+fn run_virtual(options: &AudioCheckOptions) -> Result<AudioCheckReport, AudioCheckError> {
+    let clock = VirtualClock::new();
+    let mut config = EngineConfig::new(options.sample_rate, 2);
+    config.buffer_frames = options.buffer_frames;
+    let (mut device, mut engine) = VirtualDevice::new(&config, clock.clone());
+    let sound = std::sync::Arc::new(click(options.sample_rate));
+    let schedule = click_schedule(SessionTime::from_millis(200), options.clicks);
+    let mut starts = Vec::new();
+    let mut timings = Vec::new();
+    for at in &schedule {
+        engine.start(&sound, *at, 0.0)?;
+        device.render_until(*at + SessionTime::from_millis(50));
+        collect_starts(&mut engine, &mut starts);
+        engine.drain_timings(&mut timings);
+    }
+    device.render_until(clock.now() + SessionTime::from_millis(100));
+    collect_starts(&mut engine, &mut starts);
+    engine.drain_timings(&mut timings);
+    let errors = timestamp_errors(&starts);
+    let summary = summarize(&errors).ok_or(AudioCheckError::NothingPlayed)?;
+    Ok(AudioCheckReport {
+        device: "virtual".to_string(),
+        sample_rate: options.sample_rate,
+        buffer_frames: median_frames(&timings),
+        callback_period: period_stats(&timings),
+        reported_latency_ms: reported_latency_ms(&timings),
+        onset_error: summary,
+        method: OnsetMethod::VirtualDevice,
+        device_timestamp_error: Some(summary),
+        xruns: engine.stats().xruns(),
+        loopback_note: Some("virtual device: no loopback".to_string()),
+    })
+}
+
+fn run_device(
+    name: Option<&str>,
+    options: &AudioCheckOptions,
+    status: &mut dyn FnMut(&str),
+) -> Result<AudioCheckReport, AudioCheckError> {
+    let clock = MonotonicClock::start_now();
+    let mut config = EngineConfig::new(options.sample_rate, 2);
+    config.buffer_frames = options.buffer_frames;
+    let (output, mut engine) = open_output(name, &config, clock)?;
+    status(&format!("opened output {}", output.name()));
+
+    let mut loopback_note = None;
+    let mut input = match &options.loopback_input {
+        Some(input_name) => match open_input(Some(input_name), options.sample_rate, 1, 60, clock) {
+            Ok(input) => {
+                status(&format!("recording loopback from input {}", input.name()));
+                Some(input)
+            }
+            Err(e) => {
+                loopback_note = Some(format!("loopback input unavailable: {e}"));
+                None
+            }
+        },
+        None => {
+            loopback_note = Some("loopback not requested".to_string());
+            None
+        }
+    };
+
+    // Warm-up: let the stream settle, then forget what happened during it.
+    status("letting the stream settle");
+    std::thread::sleep(options.warmup);
+    let mut discard_timings = Vec::new();
+    engine.drain_timings(&mut discard_timings);
+    let mut ignore = Vec::new();
+    collect_starts(&mut engine, &mut ignore);
+    let mut samples: Vec<f32> = Vec::new();
+    let mut blocks: Vec<CaptureBlock> = Vec::new();
+    if let Some(input) = input.as_mut() {
+        input.drain(&mut samples, &mut blocks);
+        samples.clear();
+        blocks.clear();
+    }
+    let xruns_before = output.stats().xruns();
+
+    // Play the clicks, scheduling each 200–300 ms ahead.
+    status(&format!("playing {} scheduled clicks", options.clicks));
+    let sound = std::sync::Arc::new(click(options.sample_rate));
+    let schedule = click_schedule(clock.now() + SessionTime::from_millis(300), options.clicks);
+    let mut starts = Vec::new();
+    let mut timings = Vec::new();
+    let mut next = 0;
+    let end = *schedule.last().expect("at least one click") + SessionTime::from_millis(500);
+    while clock.now() < end {
+        while next < schedule.len() && schedule[next] < clock.now() + SessionTime::from_millis(300)
+        {
+            engine.start(&sound, schedule[next], 0.0)?;
+            next += 1;
+        }
+        collect_starts(&mut engine, &mut starts);
+        engine.drain_timings(&mut timings);
+        if let Some(input) = input.as_mut() {
+            input.drain(&mut samples, &mut blocks);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    collect_starts(&mut engine, &mut starts);
+    engine.drain_timings(&mut timings);
+    if let Some(input) = input.as_mut() {
+        input.drain(&mut samples, &mut blocks);
+    }
+    let xruns = output.stats().xruns() - xruns_before;
+    if starts.is_empty() {
+        return Err(AudioCheckError::NothingPlayed);
+    }
+    let device_summary = summarize(&timestamp_errors(&starts));
+
+    let mut loopback_summary = None;
+    if let Some(input) = input.take() {
+        let overflowed = input.overflowed();
+        input.stop();
+        let timeline = CaptureTimeline::new(&blocks, 16);
+        let min_gap = (options.sample_rate / 20) as usize; // 50 ms of quiet
+        let onsets = find_onsets(&samples, 0.4, min_gap);
+        let measured: Vec<f64> = onsets
+            .iter()
+            .filter_map(|&r| timeline.time_of(r as u64))
+            .collect();
+        let errors = match_onsets(
+            &schedule,
+            &measured,
+            (
+                SessionTime::from_millis(-300),
+                SessionTime::from_millis(700),
+            ),
+            SessionTime::from_millis(10),
+        );
+        if errors.len() * 2 >= schedule.len() {
+            loopback_summary = summarize(&errors);
+        } else {
+            loopback_note = Some(format!(
+                "loopback found {} of {} clicks ({} onsets in {} recorded frames, {} lost)",
+                errors.len(),
+                schedule.len(),
+                onsets.len(),
+                samples.len(),
+                overflowed
+            ));
+        }
+    }
+
+    let (onset_error, method) = match (loopback_summary, device_summary) {
+        (Some(l), _) => (l, OnsetMethod::Loopback),
+        (None, Some(d)) => (d, OnsetMethod::DeviceTimestamps),
+        (None, None) => return Err(AudioCheckError::NothingPlayed),
+    };
+    Ok(AudioCheckReport {
+        device: output.name().to_string(),
+        sample_rate: output.sample_rate(),
+        buffer_frames: median_frames(&timings),
+        callback_period: period_stats(&timings),
+        reported_latency_ms: reported_latency_ms(&timings),
+        onset_error,
+        method,
+        device_timestamp_error: device_summary,
+        xruns,
+        loopback_note,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_check_reports_exact_timing() {
+        let options = AudioCheckOptions {
+            target: AudioTarget::Virtual,
+            clicks: 50,
+            ..AudioCheckOptions::default()
+        };
+        let report = run(&options, &mut |_| {}).unwrap();
+        assert_eq!(report.method, OnsetMethod::VirtualDevice);
+        assert_eq!(report.onset_error.n, 50);
+        assert_eq!(report.buffer_frames, 128);
+        assert!((report.callback_period.mean_ms - 128.0 / 48.0).abs() < 1e-6);
+        assert!(report.callback_period.sd_ms < 1e-3);
+        // Starts land on the first frame at or after the scheduled instant: error in [0, 1 frame).
+        assert!(report.onset_error.median_ms >= 0.0 && report.onset_error.median_ms < 1.0 / 48.0);
+        assert!(report.onset_error.max_abs_ms < 1.0 / 48.0);
+        assert_eq!(report.xruns, 0);
+    }
+}
