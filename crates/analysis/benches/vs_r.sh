@@ -28,39 +28,47 @@ if [ ! -f "$data" ]; then
 fi
 echo "data: $data ($(wc -l < "$data") lines, $(du -h "$data" | cut -f1))"
 
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# Wall-clock and CPU (user + system, all threads) seconds of one command, via /usr/bin/time.
+# On a shared machine wall time depends on the load; CPU time much less so.
+timed() {
+    local out=$1; shift
+    /usr/bin/time -f "%e %U %S" -o "$out" "$@"
+}
+wall() { awk '{ printf "%.2f", $1 }' "$1"; }
+cpu() { awk '{ printf "%.2f", $2 + $3 }' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
 echo "== cuelab ($cuelab)"
-t0=$(now)
-"$cuelab" analyze "$here/bench.toml" --data "$data" --out "$work/cuelab-out" --format json
-t1=$(now)
-cuelab_s=$(secs "$t0" "$t1")
-awk '/"music x congruence"|"music"/{f=1} f&&/"F"/{print "cuelab check: F =", $2; exit}' "$work/cuelab-out/results.json" || true
-grep -A4 '"musicarousing"' "$work/cuelab-out/results.json" | tr -d ' \n' | sed 's/$/\n/' | sed 's/^/cuelab check: /'
-
+timed "$work/t_cuelab" "$cuelab" analyze "$here/bench.toml" --data "$data" --out "$work/cuelab-out" --format json
+python3 - "$work/cuelab-out/results.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = r["anova"]["music_congruence"]["effects"]["music"]["F"]
+ph = "/".join(f"{c['p_holm']:.4g}" for c in r["pairwise"]["music"]["comparisons"].values())
+b = r["lmm"]["crossed"]["fixed"]["musicarousing"]
+print(f"cuelab check: n={r['n_rows']} F(music)={f:.6g} p_holm={ph} b(arousing)={b['estimate']:.6g} df={b['df']:.6g}")
+PY
 echo "== R ($(Rscript --version 2>&1 | head -1))"
-t0=$(now)
-Rscript "$here/bench.R" "$data"
-t1=$(now)
-r_s=$(secs "$t0" "$t1")
+timed "$work/t_r" Rscript "$here/bench.R" "$data"
 
-py_s=""
+have_py=""
 if "$python" -c "import pandas, pingouin, statsmodels" 2>/dev/null; then
     echo "== pandas + pingouin ($("$python" --version))"
-    t0=$(now)
-    "$python" "$here/bench_pingouin.py" "$data"
-    t1=$(now)
-    py_s=$(secs "$t0" "$t1")
+    timed "$work/t_py" "$python" "$here/bench_pingouin.py" "$data"
+    have_py=1
 else
     echo "== pandas + pingouin: skipped ($python lacks pandas/pingouin/statsmodels)"
 fi
 
 echo
-echo "== wall-clock seconds, 1,000,000 trials (descriptives + rm-ANOVA + pairwise + mixed model)"
-printf "%-34s %9s %9s\n" tool seconds "x cuelab"
-printf "%-34s %9s %9s\n" "cuelab" "$cuelab_s" "1.0"
-printf "%-34s %9s %9s\n" "R afex + lme4/lmerTest" "$r_s" "$(awk -v a="$r_s" -v b="$cuelab_s" 'BEGIN{printf "%.1f", a/b}')"
-if [ -n "$py_s" ]; then
-    printf "%-34s %9s %9s\n" "pandas + pingouin (+statsmodels)" "$py_s" "$(awk -v a="$py_s" -v b="$cuelab_s" 'BEGIN{printf "%.1f", a/b}')"
+echo "== seconds for the whole run (read CSV + descriptives + rm-ANOVA + pairwise + mixed model), 1,000,000 trials"
+printf "%-36s %8s %8s %10s %9s\n" tool wall cpu "wall/cuelab" "cpu/cuelab"
+row() {
+    printf "%-36s %8s %8s %10s %9s\n" "$1" "$(wall "$2")" "$(cpu "$2")" \
+        "$(ratio "$(wall "$2")" "$(wall "$work/t_cuelab")")" "$(ratio "$(cpu "$2")" "$(cpu "$work/t_cuelab")")"
+}
+row "cuelab" "$work/t_cuelab"
+row "R afex + lme4/lmerTest" "$work/t_r"
+if [ -n "$have_py" ]; then
+    row "pandas+pingouin (+statsmodels LMM)" "$work/t_py"
 fi

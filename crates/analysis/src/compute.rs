@@ -492,13 +492,7 @@ pub fn compute(
 ) -> Result<Results, AnalysisError> {
     let design = &plan.design;
     let conf_level = plan.results.conf_level.unwrap_or(0.95);
-    let subjects = data::text_column(&prepared.trials, &design.subject)?;
-    let n_subjects = {
-        let mut s: Vec<&String> = subjects.iter().collect();
-        s.sort();
-        s.dedup();
-        s.len()
-    };
+    let n_subjects = prepared.trials.column(&design.subject)?.n_unique()?;
     let mut notes = Vec::new();
     let everything = plan.results.anova.is_empty()
         && plan.results.pairwise.is_empty()

@@ -141,6 +141,8 @@ fn required_columns(plan: &Plan) -> BTreeMap<String, ColumnType> {
     if !derived.contains(d.dv.as_str()) {
         cols.insert(d.dv.clone(), ColumnType::F64);
     }
+    // Derived columns are computed, not read.
+    cols.retain(|name, _| !derived.contains(name.as_str()));
     // Declared types win.
     for (name, t) in &plan.data.columns {
         cols.insert(name.clone(), *t);
@@ -189,13 +191,21 @@ fn scan(path: &Path, types: &BTreeMap<String, ColumnType>) -> Result<LazyFrame, 
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     if is_parquet {
-        let lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
+        let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
+        check_columns(&table, lf.collect_schema()?.as_ref(), types)?;
         let casts: Vec<Expr> = types
             .iter()
             .map(|(name, t)| col(name.as_str()).strict_cast(polars_type(*t)))
             .collect();
         return Ok(lf.with_columns(casts));
     }
+    // The header alone (no types declared) says which columns exist.
+    let header = LazyCsvReader::new(pl_path.clone())
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .finish()?
+        .collect_schema()?;
+    check_columns(&table, header.as_ref(), types)?;
     let overwrite: Schema = types
         .iter()
         .map(|(name, t)| Field::new(name.as_str().into(), polars_type(*t)))
@@ -207,6 +217,29 @@ fn scan(path: &Path, types: &BTreeMap<String, ColumnType>) -> Result<LazyFrame, 
         .with_dtype_overwrite(Some(Arc::new(overwrite)))
         .finish()?;
     Ok(lf)
+}
+
+/// A data error naming every column the plan needs that the table lacks.
+fn check_columns(
+    table: &Path,
+    schema: &Schema,
+    types: &BTreeMap<String, ColumnType>,
+) -> Result<(), AnalysisError> {
+    let missing: Vec<String> = types
+        .keys()
+        .filter(|c| !schema.contains(c))
+        .map(|c| format!("`{c}`"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let present: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    Err(AnalysisError::Data(format!(
+        "{}: no column {} (columns: {})",
+        table.display(),
+        missing.join(", "),
+        present.join(", ")
+    )))
 }
 
 fn value_expr(v: &ColumnOrValue) -> Expr {

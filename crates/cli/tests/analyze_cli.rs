@@ -1,0 +1,204 @@
+//! End-to-end tests of `cuelab analyze` and `cuelab reproduce`: the real binary on the bundled
+//! plans and data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn cuelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cuelab"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("cuelab runs")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cuelab-e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn analyze_plan_writes_tables_figures_and_a_self_contained_report() {
+    let out = temp_dir("plan");
+    let o = cuelab(&[
+        "analyze",
+        "analysis/musictime.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    for f in [
+        "results.json",
+        "results.md",
+        "report.html",
+        "descriptives.csv",
+        "anova_rm.csv",
+        "anova_mixed.csv",
+        "pairwise_Music.csv",
+        "lmm_music_fixed.csv",
+        "cell_means.svg",
+        "cell_means.png",
+        "estimate_vs_actual.png",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let f = json
+        .pointer("/anova/rm/effects/Music/F")
+        .and_then(|v| v.as_f64())
+        .unwrap();
+    assert!((f - 42.1309134218179).abs() < 1e-6 * 42.13, "F = {f}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("<table>"));
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "report must be self-contained"
+    );
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("| Music | 2 | 38 |"), "{md}");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn analyze_with_options_computes_every_result_that_applies() {
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "datasets/musictime/musictime.csv",
+        "--dv",
+        "TimeGuess",
+        "--subject",
+        "Subject",
+        "--within",
+        "Music",
+        "--between",
+        "MusicBg",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let get = |p: &str| {
+        json.pointer(p)
+            .and_then(|v| v.as_f64())
+            .unwrap_or_else(|| panic!("{p}"))
+    };
+    // README: mixed ANOVA, MusicBg F(1, 18) = 1.68924; Music GG df 1.35458.
+    assert!((get("/anova/anova/effects/MusicBg/F") - 1.68924).abs() < 1e-5);
+    assert!((get("/anova/anova/effects/Music/gg/df_num") - 1.35458).abs() < 1e-5);
+    // Pairwise on the within factor; one row per subject and cell, so no mixed model.
+    assert!((get("/pairwise/Music/comparisons/calm - control/t") - 7.10729).abs() < 1e-5);
+    assert!(json["lmm"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn reproduce_check_passes_on_the_bundled_plans() {
+    let o = cuelab(&["reproduce", "--check"]);
+    let stdout = text(&o.stdout);
+    assert!(
+        o.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        text(&o.stderr)
+    );
+    assert!(
+        stdout.contains("musictime.toml") && stdout.contains("priming.toml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("all 3 plan(s) reproduce"), "{stdout}");
+}
+
+/// A plan folder whose plan points at the bundled MusicTime by absolute path.
+fn plan_dir(tag: &str, expected_f: f64) -> PathBuf {
+    let dir = temp_dir(tag);
+    let data = repo().join("datasets/musictime/musictime.csv");
+    std::fs::write(
+        dir.join("mt.toml"),
+        format!(
+            "[data]\npath = {:?}\n[design]\ndv = \"TimeGuess\"\nsubject = \"Subject\"\nwithin = [\"Music\"]\n[[results.anova]]\nname = \"rm\"\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mt.expected.json"),
+        format!("{{\"values\": {{\"/anova/rm/effects/Music/F\": {expected_f}}}}}"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn reproduce_check_exits_1_on_a_difference_beyond_tolerance() {
+    let good = plan_dir("good", 42.1309134218179);
+    let o = cuelab(&["reproduce", "--check", "--dir", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let bad = plan_dir("bad", 42.1312);
+    let o = cuelab(&["reproduce", "--check", "--dir", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("DIFF /anova/rm/effects/Music/F"));
+    // Without --check the difference is reported but not fatal.
+    let o = cuelab(&["reproduce", "--dir", bad.to_str().unwrap()]);
+    assert!(o.status.success());
+    std::fs::remove_dir_all(good).unwrap();
+    std::fs::remove_dir_all(bad).unwrap();
+}
+
+#[test]
+fn invalid_plan_exits_2_with_file_line_col() {
+    let dir = temp_dir("invalid");
+    let plan = dir.join("bad.toml");
+    std::fs::write(
+        &plan,
+        "[data]\npath = \"x.csv\"\n[design]\ndv = \"rt\"\nsubject = \"s\"\nwithinn = [\"a\"]\n",
+    )
+    .unwrap();
+    let o = cuelab(&["analyze", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("bad.toml:6:1") && err.contains("withinn"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn missing_data_and_unknown_column_exit_2() {
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "no/such.csv",
+        "--dv",
+        "rt",
+        "--subject",
+        "s",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "datasets/musictime/musictime.csv",
+        "--dv",
+        "NoSuchColumn",
+        "--subject",
+        "Subject",
+        "--within",
+        "Music",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("NoSuchColumn"));
+}
