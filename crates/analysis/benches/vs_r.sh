@@ -5,8 +5,11 @@
 # the ratio to cuelab.
 #
 # usage: crates/analysis/benches/vs_r.sh
-#   CUELAB=path/to/cuelab   the binary to time (default: target/release/cuelab; build it with
-#                           `cargo build --release -p cuelab`)
+#   CUELAB="cmd ..."        the command to time, given PLAN --data FILE --out DIR --format json
+#                           (default: "target/release/cuelab analyze"; build it with
+#                           `cargo build --release -p cuelab`, or use the lighter
+#                           "target/release/examples/analyze" from
+#                           `cargo build --release -p cuelab-analysis --example analyze`)
 #   PYTHON=path/to/python   a Python with pandas, pingouin and statsmodels (skipped if absent)
 #   BENCH_DIR=dir           where the generated CSV is kept between runs (default: a temp dir)
 set -euo pipefail
@@ -15,11 +18,11 @@ root=$(cd "$here/../../.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 data=$work/bench_1m_seed42.csv
-cuelab=${CUELAB:-$root/target/release/cuelab}
+read -r -a cuelab <<< "${CUELAB:-$root/target/release/cuelab analyze}"
 python=${PYTHON:-python3}
 
-if [ ! -x "$cuelab" ]; then
-    echo "no cuelab binary at $cuelab (set CUELAB or run: cargo build --release -p cuelab)" >&2
+if [ ! -x "${cuelab[0]}" ]; then
+    echo "no cuelab binary at ${cuelab[0]} (set CUELAB or run: cargo build --release -p cuelab)" >&2
     exit 2
 fi
 if [ ! -f "$data" ]; then
@@ -38,8 +41,8 @@ wall() { awk '{ printf "%.2f", $1 }' "$1"; }
 cpu() { awk '{ printf "%.2f", $2 + $3 }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
-echo "== cuelab ($cuelab)"
-timed "$work/t_cuelab" "$cuelab" analyze "$here/bench.toml" --data "$data" --out "$work/cuelab-out" --format json
+echo "== cuelab (${cuelab[*]})"
+timed "$work/t_cuelab" "${cuelab[@]}" "$here/bench.toml" --data "$data" --out "$work/cuelab-out" --format json
 python3 - "$work/cuelab-out/results.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -285,6 +285,7 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
     let k_correct = match &ex.incorrect {
         Some(k) => match &k.value {
             Some(v) => col(k.column.as_str())
+                .cast(DataType::String)
                 .eq(lit(v.as_str()))
                 .fill_null(lit(false)),
             None => col(k.column.as_str()).fill_null(lit(false)),

@@ -190,6 +190,7 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
     )?;
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -197,8 +198,8 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Estimated against actual duration, one point per subject and condition, with the identity
-/// line.
+/// Estimated against actual duration, one point per subject, condition (and item), with the
+/// identity line.
 pub fn estimate_vs_actual(
     points: &[(f64, f64)],
     unit: &str,
@@ -208,7 +209,7 @@ pub fn estimate_vs_actual(
     both_backends!(
         "estimate_vs_actual",
         format!(
-            "{title}: estimated vs actual duration (per subject and condition); the line is estimate = actual"
+            "{title}: estimated vs actual duration (mean per subject, condition and item); the line is estimate = actual"
         ),
         out_dir,
         draw_estimate_vs_actual,

@@ -64,6 +64,8 @@ pub(crate) fn figures(
     {
         let mut keys = vec![col(plan.design.subject.as_str())];
         keys.extend(plan.design.within.iter().map(|f| col(f.as_str())));
+        // Per item too, where items have their own durations (clips).
+        keys.extend(plan.design.item.iter().map(|f| col(f.as_str())));
         let agg = prepared
             .trials
             .clone()
