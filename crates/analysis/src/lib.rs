@@ -471,6 +471,59 @@ mod tests {
     }
 
     #[test]
+    fn export_dir_and_parquet_give_the_same_results_as_csv() {
+        use polars::prelude::*;
+        let csv =
+            std::fs::read_to_string(analysis_dir().join("../datasets/musictime/musictime.csv"))
+                .unwrap();
+        let path = write_csv("export", &csv);
+        let dir = path.parent().unwrap().to_path_buf();
+        // A cuelab export directory holds trials.csv (or trials.parquet).
+        let export = dir.join("export");
+        std::fs::create_dir_all(&export).unwrap();
+        std::fs::copy(&path, export.join("trials.csv")).unwrap();
+        let mut df = CsvReadOptions::default()
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let parquet = dir.join("d.parquet");
+        ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let plan = AdHocDesign {
+            dv: "TimeGuess".into(),
+            subject: "Subject".into(),
+            within: vec!["Music".into()],
+            ..Default::default()
+        }
+        .to_plan(&path);
+        let f_of = |data: &Path| {
+            let o = run_plan(
+                &plan,
+                &dir.join("p.toml"),
+                Some(data),
+                None,
+                &Formats::none(),
+            )
+            .unwrap();
+            o.results
+                .anova
+                .get("anova")
+                .unwrap()
+                .effects
+                .get("Music")
+                .unwrap()
+                .f
+        };
+        let from_csv = f_of(&path);
+        assert!((from_csv - 42.1309134218179).abs() < 1e-9);
+        assert_eq!(f_of(&export), from_csv);
+        assert_eq!(f_of(&parquet), from_csv);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn formats_parse() {
         let f = Formats::parse("json, md").unwrap();
         assert!(f.json && f.markdown && !f.csv && !f.html && !f.figures);
