@@ -234,11 +234,9 @@ impl SimulatedParticipant<'_> {
             + self.bias
             + clip
             + m.perception_sd * normal(&mut self.rng);
-        let verbal_s = round_to((percept + m.verbal_sd * normal(&mut self.rng)).exp(), 1e-3);
-        let reproduction_s = round_to(
-            (percept + m.reproduction_sd * normal(&mut self.rng)).exp(),
-            1e-3,
-        );
+        let verbal_s = round_to_ms((percept + m.verbal_sd * normal(&mut self.rng)).exp());
+        let reproduction_s =
+            round_to_ms((percept + m.reproduction_sd * normal(&mut self.rng)).exp());
         let (v_mean, a_mean) = level
             .and_then(|l| m.emotion.get(l))
             .copied()
@@ -371,8 +369,9 @@ fn normal(rng: &mut Stream) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-fn round_to(x: f64, step: f64) -> f64 {
-    (x / step).round() * step
+/// Rounds to the millisecond (dividing by 1000 gives the double nearest the decimal).
+fn round_to_ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
