@@ -510,6 +510,150 @@ mod tests {
         assert!(sad_valence / 300.0 < 4.0);
     }
 
+    const PROTOCOL: &str = r#"
+[experiment]
+id = "t"
+title = "T"
+version = "1"
+
+[stimuli.clips]
+lake = "lake.mp4"
+street = "street.mp4"
+
+[stimuli.soundtracks]
+arousing = "arousing.flac"
+
+[factors]
+music = { levels = ["arousing", "silence"], within = true }
+
+[design]
+pairing = "latin-square"
+
+[[procedure]]
+clip = {}
+
+[[procedure]]
+time_estimate = { method = "verbal", unit = "s" }
+
+[[procedure]]
+rating = { scale = "sam", dims = ["valence", "arousal"] }
+"#;
+
+    fn protocol() -> cuelab_protocol::Protocol {
+        let files = cuelab_protocol::MemFiles::default()
+            .with("lake.mp4", vec![0u8; 16])
+            .with("street.mp4", vec![0u8; 16])
+            .with("arousing.flac", vec![0u8; 16]);
+        cuelab_protocol::load("t.toml", PROTOCOL.as_bytes(), &files).unwrap()
+    }
+
+    fn plan_of(p: &cuelab_protocol::Protocol, label: &str) -> TrialPlan {
+        let id = cuelab_core::ParticipantId::parse(label).unwrap();
+        cuelab_protocol::plan(p, &id, 1).unwrap()
+    }
+
+    /// A presenter that reports a made-up timing and remembers what it was asked to show.
+    #[derive(Default)]
+    struct FakePresenter {
+        shown: Vec<(u32, Option<String>)>,
+        fail_at: Option<u32>,
+    }
+
+    impl Presenter for FakePresenter {
+        fn present(
+            &mut self,
+            trial: &PlannedTrial,
+        ) -> Result<Option<crate::record::Timing>, Box<dyn std::error::Error + Send + Sync>>
+        {
+            if self.fail_at == Some(trial.index) {
+                return Err("the display went away".into());
+            }
+            self.shown.push((trial.index, trial.clip.clone()));
+            let onset = cuelab_core::SessionTime::from_millis(i64::from(trial.index) * 10_000);
+            Ok(Some(crate::record::Timing {
+                scheduled_onset: onset,
+                audio_onset: trial.soundtrack.as_ref().map(|_| onset),
+                video_onset: Some(onset),
+                wanted_av_offset_ms: 0.0,
+                av_offset_ms: trial.soundtrack.as_ref().map(|_| 0.0),
+                frames_shown: 200,
+                frames_dropped: 0,
+                xruns: 0,
+                flagged: false,
+                flags: Vec::new(),
+            }))
+        }
+    }
+
+    #[test]
+    fn a_session_presents_every_trial_in_order_and_answers_each_step() {
+        let p = protocol();
+        let plan = plan_of(&p, "P3");
+        let sim = Simulator::new(TimeModel::default(), 77);
+        let mut presenter = FakePresenter::default();
+        let records = run_session(&sim, &plan, p.procedure(), Some(&mut presenter), &|_| {
+            Some(8.0)
+        })
+        .unwrap();
+        assert_eq!(records.len(), plan.trials.len());
+        let asked: Vec<(u32, Option<String>)> = plan
+            .trials
+            .iter()
+            .map(|t| (t.index, t.clip.clone()))
+            .collect();
+        assert_eq!(presenter.shown, asked);
+        for r in &records {
+            assert!(r.simulated && r.timing.is_some());
+            let items: Vec<(u32, &str)> = r
+                .responses
+                .iter()
+                .map(|x| (x.step, x.item.as_str()))
+                .collect();
+            assert_eq!(items, [(1, "verbal_s"), (2, "valence"), (2, "arousal")]);
+        }
+        // Presenting does not change the answers: they depend on the seeds only.
+        let unpresented = run_session(&sim, &plan, p.procedure(), None, &|_| Some(8.0)).unwrap();
+        for (a, b) in records.iter().zip(&unpresented) {
+            assert_eq!(a.responses, b.responses);
+            assert_eq!(b.timing, None);
+        }
+    }
+
+    #[test]
+    fn a_presentation_failure_names_the_participant_and_trial() {
+        let p = protocol();
+        let plan = plan_of(&p, "P1");
+        let sim = Simulator::new(TimeModel::default(), 77);
+        let mut presenter = FakePresenter {
+            fail_at: Some(2),
+            ..FakePresenter::default()
+        };
+        let err = run_session(&sim, &plan, p.procedure(), Some(&mut presenter), &|_| {
+            Some(8.0)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, SimError::Present { participant, trial: 2, .. } if participant == "P1"),
+            "{err}"
+        );
+        assert_eq!(presenter.shown.len(), 1);
+    }
+
+    #[test]
+    fn a_clip_of_unknown_duration_is_an_error() {
+        let p = protocol();
+        let plan = plan_of(&p, "P1");
+        let sim = Simulator::new(TimeModel::default(), 77);
+        let err = run_session(&sim, &plan, p.procedure(), None, &|c| {
+            (c == "lake").then_some(8.0)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, SimError::UnknownClip { clip, .. } if clip == "street"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_clip_without_positive_duration_is_an_error() {
         let sim = Simulator::new(TimeModel::default(), 1);

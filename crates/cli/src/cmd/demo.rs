@@ -162,6 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!();
     print_summary("simulated time perception", &sim_outcome, "music");
     print_cells(&sim_outcome);
+    print_lmm(&sim_outcome, sim.model());
     print_summary("MusicTime (real data)", &mt_outcome, "Music");
     print_av_timing(&trials, clip_offset_ms(&protocol));
     println!(
@@ -427,6 +428,42 @@ fn print_summary(label: &str, outcome: &Outcome, factor: &str) {
     }
 }
 
+/// The mixed models' fixed effects and variance components, beside the simulation's truth.
+fn print_lmm(outcome: &Outcome, model: &TimeModel) {
+    for (name, lmm) in outcome.results.lmm.iter() {
+        println!("  LMM `{name}`: {}", lmm.formula);
+        for (term, e) in lmm.fixed.iter() {
+            let truth = term
+                .strip_prefix(model.factor.as_str())
+                .and_then(|level| {
+                    let reference = model.music_effects.get("silence")?;
+                    Some(model.music_effects.get(level)? - reference)
+                })
+                .map_or_else(String::new, |t| format!(" (simulated {t:+.3})"));
+            println!(
+                "    {term}: {:+.3} (SE {:.3}, t({:.1}) = {:.2}, p {}){truth}",
+                e.estimate,
+                e.se,
+                e.df,
+                e.t,
+                fmt_p(e.p)
+            );
+        }
+        let sds: Vec<String> = lmm
+            .random
+            .iter()
+            .map(|(g, v)| format!("{g} {:.3}", v.sd))
+            .collect();
+        println!(
+            "    SDs: {} (simulated participant {:.3}, clip {:.3}, residual {:.3})",
+            sds.join(", "),
+            model.participant_sd,
+            model.clip_sd,
+            model.perception_sd.hypot(model.verbal_sd)
+        );
+    }
+}
+
 fn fmt_p(p: f64) -> String {
     if p < 0.001 {
         format!("< 0.001 ({p:.1e})")
@@ -475,7 +512,7 @@ fn print_av_timing(trials: &[TrialRow], target_ms: f64) {
     let median = errors[errors.len() / 2];
     let max = errors[errors.len() - 1];
     println!(
-        "timing     |av_offset - target| over {} presented trials with music: median {:.4} ms, max {:.4} ms; {presented} presented, {flagged} flagged, {dropped} frames dropped, {xruns} xruns",
+        "timing     |av_offset - target| over {} presented trials with music: median {:.6} ms, max {:.6} ms; {presented} presented, {flagged} flagged, {dropped} frames dropped, {xruns} xruns",
         errors.len(),
         median,
         max
