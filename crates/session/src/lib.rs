@@ -44,3 +44,34 @@ pub mod simulate;
 pub use export::{ExportError, ResponseRow, TrialRow};
 pub use record::{Presenter, Response, Timing, TrialRecord};
 pub use simulate::{SimError, Simulator, TimeModel};
+
+#[cfg(test)]
+mod tests {
+    /// Invariant (DESIGN.md): session talks to devices through traits and never links cpal,
+    /// FFmpeg, symphonia, polars or the playback crate.
+    #[test]
+    fn the_session_crate_depends_on_no_device_or_dataframe_crate() {
+        let manifest = include_str!("../Cargo.toml");
+        let deps = manifest
+            .split("[dependencies]")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .expect("a [dependencies] table");
+        let names: Vec<&str> = deps
+            .lines()
+            .filter_map(|l| l.split(['.', '=', ' ']).next())
+            .filter(|n| !n.is_empty())
+            .collect();
+        assert!(names.contains(&"cuelab-protocol"), "{names:?}");
+        for banned in [
+            "cpal",
+            "ffmpeg-next",
+            "symphonia",
+            "polars",
+            "cuelab-playback",
+            "cuelab-analysis",
+        ] {
+            assert!(!names.contains(&banned), "session depends on {banned}");
+        }
+    }
+}
