@@ -153,7 +153,11 @@ pub fn load(name: &str, bytes: &[u8], files: &dyn Files) -> Result<Protocol, Dia
     };
     protocol.sha256 = hex(&cx.hasher.finalize());
     if let Err(e) = check_orderable(&protocol) {
-        let span = design_span(text);
+        let span = protocol
+            .design()
+            .order_span
+            .clone()
+            .unwrap_or_else(|| design_span(text));
         let mut d = cx.map.diag(span, e.to_string());
         d.help = Some(
             "relax `max_run`/`min_distance`, add trials or repetitions, or change the blocks"

@@ -203,6 +203,9 @@ pub struct Design {
     pub break_every: u32,
     /// A seed fixed by the protocol; otherwise derived from its content hash.
     pub seed: Option<u64>,
+    /// Where `order` is written (byte range), for diagnostics about impossible orders.
+    #[serde(skip)]
+    pub(crate) order_span: Option<std::ops::Range<usize>>,
 }
 
 /// One step of a procedure.

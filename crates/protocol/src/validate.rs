@@ -953,6 +953,7 @@ fn design(
         practice,
         break_every,
         seed: d.seed.as_ref().map(|s| *s.get_ref()),
+        order_span: d.order.as_ref().map(|o| o.span()),
     })
 }
 
