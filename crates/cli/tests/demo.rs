@@ -148,6 +148,36 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
         "a refused run changed the output folder"
     );
 
+    // With --force it replaces the demo's files; --present 1 sends only P01 through playback.
+    let forced = cuelab(&[
+        "demo",
+        "--out",
+        dir_s,
+        "--participants",
+        "4",
+        "--present",
+        "1",
+        "--force",
+    ]);
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let trials = read_trials(&dir.join("trials.csv"), &["music"]).unwrap();
+    assert_eq!(trials.len(), 4 * 13);
+    for t in &trials {
+        let first = t.participant == "P01";
+        assert_eq!(
+            t.presented, first,
+            "{} trial {}",
+            t.participant, t.trial_index
+        );
+        assert_eq!(t.scheduled_onset_ns.is_some(), first);
+        assert_eq!(t.frames_shown.is_some(), first);
+    }
+
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -33,6 +33,14 @@ use cuelab_session::simulate::run_session;
 use cuelab_session::{Presenter, ResponseRow, Simulator, TimeModel, Timing, TrialRow};
 
 use crate::error::invalid;
+
+/// `println!` that returns the error instead of panicking (`cuelab demo | head` closes the pipe).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
 use crate::protocol_files::load_or_invalid;
 
 /// The bundled study, relative to the repository root.
@@ -85,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         invalid("the bundled protocol's stimuli do not decode")
     })?;
-    println!(
+    say!(
         "validated  {PROTOCOL}: {} clips, {} soundtracks checked, {} steps per trial",
         protocol.clips().len(),
         stimuli.len() - protocol.clips().len(),
@@ -98,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cb = cuelab_protocol::counterbalance(&protocol, n).context("counterbalancing")?;
     let min = cb.cells.iter().map(|c| c.count).min().unwrap_or(0);
     let max = cb.cells.iter().map(|c| c.count).max().unwrap_or(0);
-    println!(
+    say!(
         "planned    {n} participants ({} full Latin-square cycle(s) of {cycle}); {} clip x condition cells seen {}",
         n / cycle,
         cb.cells.len(),
@@ -130,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let trials: Vec<TrialRow> = records.iter().map(TrialRow::from_record).collect();
     let responses: Vec<ResponseRow> = records.iter().flat_map(ResponseRow::from_record).collect();
     let n_presented = trials.iter().filter(|t| t.presented).count();
-    println!(
+    say!(
         "simulated  {} trials ({n_presented} presented on a virtual {REFRESH_HZ} Hz display + virtual audio device) in {:.1} s, seed {seed}",
         trials.len(),
         t_sim.elapsed().as_secs_f64()
@@ -143,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_durably(&plan_path, PLAN.as_bytes())?;
     let readme = readme(&args, &protocol, seed, n_present, &trials);
     write_durably(&out.join("README.md"), readme.as_bytes())?;
-    println!(
+    say!(
         "exported   {} (SIMULATED: column `simulated` = true), {}",
         out.join("trials.csv").display(),
         out.join("responses.csv").display()
@@ -159,18 +167,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("analysing the bundled MusicTime data")?;
 
     // 6. Summary.
-    println!();
-    print_summary("simulated time perception", &sim_outcome, "music");
-    print_cells(&sim_outcome);
-    print_lmm(&sim_outcome, sim.model());
-    print_summary("MusicTime (real data)", &mt_outcome, "Music");
-    print_av_timing(&trials, clip_offset_ms(&protocol));
-    println!(
+    say!("");
+    print_summary("simulated time perception", &sim_outcome, "music")?;
+    print_cells(&sim_outcome)?;
+    print_lmm(&sim_outcome, sim.model())?;
+    print_summary("MusicTime (real data)", &mt_outcome, "Music")?;
+    print_av_timing(&trials, clip_offset_ms(&protocol))?;
+    say!(
         "report     {}\n           {}",
         sim_dir.join("report.html").display(),
         mt_dir.join("report.html").display()
     );
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    say!("done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -398,15 +406,17 @@ fn readme(
     )
 }
 
-fn print_summary(label: &str, outcome: &Outcome, factor: &str) {
+fn print_summary(label: &str, outcome: &Outcome, factor: &str) -> std::io::Result<()> {
     let r = &outcome.results;
-    println!(
+    say!(
         "{label}: {} rows analysed of {}, {} participants",
-        r.n_rows, r.n_rows_read, r.n_subjects
+        r.n_rows,
+        r.n_rows_read,
+        r.n_subjects
     );
     for (name, anova) in r.anova.iter() {
         if let Some(e) = anova.effects.get(factor) {
-            println!(
+            say!(
                 "  ANOVA `{name}`: {factor} F({}, {}) = {:.2}, p {}, ges = {:.3}",
                 e.df_num,
                 e.df_den,
@@ -418,7 +428,7 @@ fn print_summary(label: &str, outcome: &Outcome, factor: &str) {
     }
     if let Some(pw) = r.pairwise.get(factor) {
         for (pair, c) in pw.comparisons.iter() {
-            println!(
+            say!(
                 "    {pair}: {:+.3}, p(Holm) {}, dz = {:.2}",
                 c.estimate,
                 fmt_p(c.p_holm),
@@ -426,12 +436,13 @@ fn print_summary(label: &str, outcome: &Outcome, factor: &str) {
             );
         }
     }
+    Ok(())
 }
 
 /// The mixed models' fixed effects and variance components, beside the simulation's truth.
-fn print_lmm(outcome: &Outcome, model: &TimeModel) {
+fn print_lmm(outcome: &Outcome, model: &TimeModel) -> std::io::Result<()> {
     for (name, lmm) in outcome.results.lmm.iter() {
-        println!("  LMM `{name}`: {}", lmm.formula);
+        say!("  LMM `{name}`: {}", lmm.formula);
         for (term, e) in lmm.fixed.iter() {
             let truth = term
                 .strip_prefix(model.factor.as_str())
@@ -440,7 +451,7 @@ fn print_lmm(outcome: &Outcome, model: &TimeModel) {
                     Some(model.music_effects.get(level)? - reference)
                 })
                 .map_or_else(String::new, |t| format!(" (simulated {t:+.3})"));
-            println!(
+            say!(
                 "    {term}: {:+.3} (SE {:.3}, t({:.1}) = {:.2}, p {}){truth}",
                 e.estimate,
                 e.se,
@@ -454,7 +465,7 @@ fn print_lmm(outcome: &Outcome, model: &TimeModel) {
             .iter()
             .map(|(g, v)| format!("{g} {:.3}", v.sd))
             .collect();
-        println!(
+        say!(
             "    SDs: {} (simulated participant {:.3}, clip {:.3}, residual {:.3})",
             sds.join(", "),
             model.participant_sd,
@@ -462,6 +473,7 @@ fn print_lmm(outcome: &Outcome, model: &TimeModel) {
             model.perception_sd.hypot(model.verbal_sd)
         );
     }
+    Ok(())
 }
 
 fn fmt_p(p: f64) -> String {
@@ -472,29 +484,30 @@ fn fmt_p(p: f64) -> String {
     }
 }
 
-fn print_cells(outcome: &Outcome) {
+fn print_cells(outcome: &Outcome) -> std::io::Result<()> {
     let Some(d) = &outcome.results.descriptives else {
-        return;
+        return Ok(());
     };
     let cells: Vec<String> = d
         .cells
         .iter()
         .map(|(name, c)| format!("{name} {:.3} (x{:.3})", c.mean, c.mean.exp()))
         .collect();
-    println!("  mean log(verbal/actual): {}", cells.join(", "));
+    say!("  mean log(verbal/actual): {}", cells.join(", "));
     if let Some(t) = outcome.results.timing.get("reproduction_ratio") {
         let cells: Vec<String> = t
             .cells
             .iter()
             .map(|(name, c)| format!("{name} {:.3}", c.mean))
             .collect();
-        println!("  mean reproduction/actual: {}", cells.join(", "));
+        say!("  mean reproduction/actual: {}", cells.join(", "));
     }
+    Ok(())
 }
 
 /// Median and maximum |measured − protocol| audio − video offset over presented trials with
 /// music, and the faults.
-fn print_av_timing(trials: &[TrialRow], target_ms: f64) {
+fn print_av_timing(trials: &[TrialRow], target_ms: f64) -> std::io::Result<()> {
     let mut errors: Vec<f64> = trials
         .iter()
         .filter_map(|t| t.av_offset_ms)
@@ -505,16 +518,17 @@ fn print_av_timing(trials: &[TrialRow], target_ms: f64) {
     let dropped: u64 = trials.iter().filter_map(|t| t.frames_dropped).sum();
     let xruns: u64 = trials.iter().filter_map(|t| t.xruns).sum();
     if errors.is_empty() {
-        println!("timing     no presented trial had music");
-        return;
+        say!("timing     no presented trial had music");
+        return Ok(());
     }
     errors.sort_by(f64::total_cmp);
     let median = errors[errors.len() / 2];
     let max = errors[errors.len() - 1];
-    println!(
+    say!(
         "timing     |av_offset - target| over {} presented trials with music: median {:.6} ms, max {:.6} ms; {presented} presented, {flagged} flagged, {dropped} frames dropped, {xruns} xruns",
         errors.len(),
         median,
         max
     );
+    Ok(())
 }
