@@ -3,7 +3,7 @@
 
 arousing: 140 bpm, major arpeggios, bright timbre, loud.     relaxing: 60 bpm, major pads, soft.
 sad:      60 bpm, minor, descending, soft.                     happy: 110 bpm, major melody, medium.
-Each is 8 s, mono, 48 kHz, written as 16-bit WAV (then converted to FLAC by make_stimuli.sh).
+Each is 12 s (longer than every clip), mono, 48 kHz, written as 16-bit WAV (then converted to FLAC by make_stimuli.sh).
 """
 import math
 import struct
@@ -11,7 +11,7 @@ import sys
 import wave
 
 RATE = 48_000
-SECONDS = 8.0
+SECONDS = 12.0
 
 
 def midi_hz(n):
