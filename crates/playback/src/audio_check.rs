@@ -135,14 +135,20 @@ pub enum AudioCheckError {
     NothingPlayed,
 }
 
-/// Scheduled instants of the clicks, from `t0`: about 100 ms apart, with offsets that spread
-/// them over buffer positions and sub-frame phases.
+/// Scheduled instants of the clicks, from `t0`: 100–140 ms apart, with pseudo-random offsets
+/// that spread them over buffer positions and sub-frame phases.
 fn click_schedule(t0: SessionTime, n: usize) -> Vec<SessionTime> {
-    (0..n as i64)
+    (0..n as u64)
         .map(|i| {
-            let jitter_us = (i * 7_919) % 23_000; // 0–23 ms, deterministic
-            let phase_ns = (i * 4_567) % 20_833; // within one frame at 48 kHz
-            t0 + SessionTime::from_millis(100 * i)
+            // A hash of the index, so that no shift of the click train lines up with itself
+            // (which would let the loopback matching pair clicks with the wrong onsets).
+            let mut h = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h ^= h >> 31;
+            h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            h ^= h >> 29;
+            let jitter_us = (h % 40_000) as i64; // 0–40 ms
+            let phase_ns = ((h >> 20) % 20_833) as i64; // within one frame at 48 kHz
+            t0 + SessionTime::from_millis(100 * i as i64)
                 + SessionTime::from_micros(jitter_us)
                 + SessionTime(phase_ns)
         })
@@ -334,7 +340,7 @@ fn run_device(
     if let Some(input) = input.take() {
         let overflowed = input.overflowed();
         input.stop();
-        let timeline = CaptureTimeline::new(&blocks, 16);
+        let timeline = CaptureTimeline::new(&blocks, 64);
         let min_gap = (options.sample_rate / 20) as usize; // 50 ms of quiet
         let onsets = find_onsets(&samples, 0.4, min_gap);
         let measured: Vec<f64> = onsets

@@ -376,10 +376,12 @@ struct FrameClock {
     outliers: u32,
 }
 
-/// Narrowest phase gain of the delay-locked loop (per callback). The loop starts as a running
-/// average (gain 1/n) and narrows to this, a time constant of about 200 callbacks; the rate
-/// gain is half the square of the phase gain (critically damped).
-const DLL_MIN_PHASE_GAIN: f64 = 0.005;
+/// Bandwidth of the delay-locked loop once settled, in Hz. Device timestamps through a sound
+/// server jitter by milliseconds and wander for seconds, while a sound card's true rate is
+/// steady (within ~100 ppm of nominal): so the loop averages over tens of seconds. It starts as
+/// a running average (phase gain 1/n) and narrows to this; critically damped (rate gain
+/// = phase gain² / 2).
+const DLL_BANDWIDTH_HZ: f64 = 0.05;
 /// A timestamp jump must persist for this many callbacks to count as a discontinuity; single
 /// outliers (a late callback, a server hiccup) are ignored.
 const DISCONTINUITY_CALLBACKS: u32 = 3;
@@ -443,9 +445,10 @@ impl FrameClock {
         }
         self.outliers = 0;
         self.updates = self.updates.saturating_add(1);
-        let phase_gain = (1.0 / f64::from(self.updates + 1)).max(DLL_MIN_PHASE_GAIN);
-        let rate_gain = phase_gain * phase_gain / 2.0;
         let df = (frame - self.anchor_frame).max(1) as f64;
+        let omega = 2.0 * std::f64::consts::PI * DLL_BANDWIDTH_HZ * df / f64::from(rate);
+        let phase_gain = (1.0 / f64::from(self.updates + 1)).max(std::f64::consts::SQRT_2 * omega);
+        let rate_gain = phase_gain * phase_gain / 2.0;
         let nominal = 1e9 / f64::from(rate);
         self.drift =
             (self.drift + rate_gain * err as f64 / df).clamp(-nominal * 0.01, nominal * 0.01);

@@ -1,8 +1,250 @@
+//! `cuelab check`: lists output devices, opens one, measures callback timing, reported latency
+//! and scheduled-onset error (by loopback where possible), and measures video decode speed.
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use cuelab_playback::audio_check::{self, AudioCheckOptions, AudioCheckReport, AudioTarget};
+use cuelab_playback::cpal_device::list_output_devices;
+use serde_json::json;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Output device to check: an ALSA name from the list (e.g. `pulse`), or `virtual`.
+    /// Default: the host's default output device.
+    #[arg(long, value_name = "DEVICE|virtual")]
+    audio: Option<String>,
+    /// Print one JSON object on stdout (the device list goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Sample rate to open the device at.
+    #[arg(long, default_value_t = 48_000)]
+    rate: u32,
+    /// Frames per buffer to ask for.
+    #[arg(long, default_value_t = 128)]
+    buffer: u32,
+    /// Number of scheduled clicks (at least 50).
+    #[arg(long, default_value_t = 60)]
+    clicks: usize,
+    /// Input device that hears the output, for the loopback measurement (on PulseAudio: `pulse`
+    /// with the sink's `.monitor` as default source, see scripts/pulse-null-sink).
+    #[arg(long, default_value = "pulse")]
+    loopback: String,
+    /// Skip the loopback measurement (use device timestamps).
+    #[arg(long)]
+    no_loopback: bool,
+    /// Video clip to decode for the decode-speed figure. Default: the bundled
+    /// protocols/stimuli/clips/street.mp4.
+    #[arg(long)]
+    clip: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+fn default_clip() -> Option<PathBuf> {
+    let candidates = [
+        PathBuf::from("protocols/stimuli/clips/street.mp4"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../protocols/stimuli/clips/street.mp4"),
+    ];
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.clicks < 50 {
+        return Err(crate::error::invalid("--clicks must be at least 50"));
+    }
+    if args.buffer == 0 || args.rate == 0 {
+        return Err(crate::error::invalid(
+            "--rate and --buffer must be positive",
+        ));
+    }
+    let target = match args.audio.as_deref() {
+        Some("virtual") => AudioTarget::Virtual,
+        other => AudioTarget::Device(other.map(str::to_string)),
+    };
+
+    let say = |line: &str| {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    if target != AudioTarget::Virtual {
+        let devices = list_output_devices().context("listing output devices")?;
+        say("output devices:");
+        for d in &devices {
+            say(&format!(
+                "  {}{}  {}  ({} Hz, {} ch)",
+                if d.is_default { "* " } else { "  " },
+                d.name,
+                d.description,
+                d.default_rate.map_or("?".to_string(), |r| r.to_string()),
+                d.default_channels
+                    .map_or("?".to_string(), |c| c.to_string()),
+            ));
+        }
+    }
+
+    let options = AudioCheckOptions {
+        target,
+        sample_rate: args.rate,
+        buffer_frames: args.buffer,
+        clicks: args.clicks,
+        warmup: Duration::from_millis(2500),
+        loopback_input: (!args.no_loopback).then(|| args.loopback.clone()),
+    };
+    let json_mode = args.json;
+    let audio = audio_check::run(&options, &mut |msg| {
+        if json_mode {
+            eprintln!("check: {msg}");
+        } else {
+            println!("check: {msg}");
+        }
+    })
+    .context("checking the audio device")?;
+
+    let clip = args.clip.clone().or_else(default_clip);
+    let video = match &clip {
+        Some(path) => Some(
+            cuelab_playback::video::measure_decode(path, 300)
+                .with_context(|| format!("decoding {}", path.display()))?,
+        ),
+        None => {
+            eprintln!("check: no clip found for the video decode figure (use --clip)");
+            None
+        }
+    };
+
+    if args.json {
+        let value = report_json(&audio, video.as_ref());
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_human(&audio);
+        if let (Some(v), Some(path)) = (&video, &clip) {
+            println!(
+                "video: {} ({}x{}): {:.0} frames/s decoded",
+                path.display(),
+                v.width,
+                v.height,
+                v.decode_fps
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` document: `{"audio": {...}, "video": {...}}` with the documented keys.
+fn report_json(
+    audio: &AudioCheckReport,
+    video: Option<&cuelab_playback::video::DecodeReport>,
+) -> serde_json::Value {
+    json!({
+        "audio": audio_json(audio),
+        "video": match video {
+            Some(v) => json!({"decode_fps": v.decode_fps, "width": v.width, "height": v.height}),
+            None => json!({"decode_fps": null, "width": null, "height": null}),
+        },
+    })
+}
+
+fn audio_json(a: &AudioCheckReport) -> serde_json::Value {
+    json!({
+        "device": a.device,
+        "sample_rate": a.sample_rate,
+        "buffer_frames": a.buffer_frames,
+        "callback_period_ms": {
+            "mean": a.callback_period.mean_ms,
+            "sd": a.callback_period.sd_ms,
+            "max": a.callback_period.max_ms,
+        },
+        "reported_latency_ms": a.reported_latency_ms,
+        "onset_error_ms": {
+            "median": a.onset_error.median_ms,
+            "sd": a.onset_error.sd_ms,
+            "max_abs": a.onset_error.max_abs_ms,
+            "n": a.onset_error.n,
+            "method": a.method.as_str(),
+        },
+        "xruns": a.xruns,
+    })
+}
+
+fn print_human(a: &AudioCheckReport) {
+    println!("audio device: {}", a.device);
+    println!(
+        "  {} Hz, {} frames per callback; callback period mean {:.3} ms, SD {:.3} ms, max {:.3} ms",
+        a.sample_rate,
+        a.buffer_frames,
+        a.callback_period.mean_ms,
+        a.callback_period.sd_ms,
+        a.callback_period.max_ms
+    );
+    println!("  reported output latency {:.2} ms", a.reported_latency_ms);
+    println!(
+        "  onset error ({}, n = {}): median {:.3} ms (constant latency), SD {:.3} ms, max |dev from median| {:.3} ms",
+        a.method.as_str(),
+        a.onset_error.n,
+        a.onset_error.median_ms,
+        a.onset_error.sd_ms,
+        a.onset_error.max_abs_ms
+    );
+    if let Some(d) = &a.device_timestamp_error {
+        println!(
+            "  device-timestamp onsets: median {:.3} ms, SD {:.3} ms, max |dev| {:.3} ms",
+            d.median_ms, d.sd_ms, d.max_abs_ms
+        );
+    }
+    if let Some(note) = &a.loopback_note {
+        println!("  note: {note}");
+    }
+    println!("  xruns during measurement: {}", a.xruns);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: &serde_json::Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        k.sort_unstable();
+        k
+    }
+
+    #[test]
+    fn json_has_the_documented_keys_on_the_virtual_device() {
+        let options = AudioCheckOptions {
+            target: AudioTarget::Virtual,
+            clicks: 50,
+            ..AudioCheckOptions::default()
+        };
+        let audio = audio_check::run(&options, &mut |_| {}).unwrap();
+        let v = report_json(&audio, None);
+        assert_eq!(keys(&v), ["audio", "video"]);
+        assert_eq!(
+            keys(&v["audio"]),
+            [
+                "buffer_frames",
+                "callback_period_ms",
+                "device",
+                "onset_error_ms",
+                "reported_latency_ms",
+                "sample_rate",
+                "xruns"
+            ]
+        );
+        assert_eq!(
+            keys(&v["audio"]["callback_period_ms"]),
+            ["max", "mean", "sd"]
+        );
+        assert_eq!(
+            keys(&v["audio"]["onset_error_ms"]),
+            ["max_abs", "median", "method", "n", "sd"]
+        );
+        assert_eq!(keys(&v["video"]), ["decode_fps", "height", "width"]);
+        assert_eq!(v["audio"]["device"], "virtual");
+        assert_eq!(v["audio"]["onset_error_ms"]["method"], "virtual-device");
+        assert_eq!(v["audio"]["onset_error_ms"]["n"], 50);
+        assert_eq!(v["audio"]["buffer_frames"], 128);
+    }
 }
