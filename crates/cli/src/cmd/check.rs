@@ -32,6 +32,9 @@ pub struct Args {
     /// with the sink's `.monitor` as default source, see scripts/pulse-null-sink).
     #[arg(long, default_value = "pulse")]
     loopback: String,
+    /// Seconds to let the stream and the engine's clock mapping settle before measuring.
+    #[arg(long, default_value_t = 5.0)]
+    warmup: f64,
     /// Skip the loopback measurement (use device timestamps).
     #[arg(long)]
     no_loopback: bool,
@@ -52,6 +55,11 @@ fn default_clip() -> Option<PathBuf> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.clicks < 50 {
         return Err(crate::error::invalid("--clicks must be at least 50"));
+    }
+    if !(0.0..=600.0).contains(&args.warmup) {
+        return Err(crate::error::invalid(
+            "--warmup must be between 0 and 600 seconds",
+        ));
     }
     if args.buffer == 0 || args.rate == 0 {
         return Err(crate::error::invalid(
@@ -91,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sample_rate: args.rate,
         buffer_frames: args.buffer,
         clicks: args.clicks,
-        warmup: Duration::from_millis(2500),
+        warmup: Duration::from_secs_f64(args.warmup),
         loopback_input: (!args.no_loopback).then(|| args.loopback.clone()),
     };
     let json_mode = args.json;
