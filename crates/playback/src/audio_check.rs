@@ -16,7 +16,7 @@ use std::time::Duration;
 use cuelab_core::SessionTime;
 
 use crate::clock::{Clock, MonotonicClock, VirtualClock};
-use crate::cpal_device::{CaptureBlock, DeviceError, open_input, open_output};
+use crate::cpal_device::{CaptureBlock, CpalInput, DeviceError, open_input, open_output};
 use crate::engine::{CallbackTiming, Engine, EngineConfig, Event};
 use crate::loopback::{CaptureTimeline, ErrorSummary, click, find_onsets, match_onsets, summarize};
 use crate::virtual_device::VirtualDevice;
@@ -43,8 +43,8 @@ pub struct AudioCheckOptions {
     pub clicks: usize,
     /// Time to let the stream settle before measuring (PulseAudio stalls 0.6–2 s at start).
     pub warmup: Duration,
-    /// Input device to record the output from, for loopback; `None` to skip loopback.
-    pub loopback_input: Option<String>,
+    /// How to record the output for the loopback measurement; `None` to skip loopback.
+    pub loopback: Option<Loopback>,
 }
 
 impl Default for AudioCheckOptions {
@@ -55,9 +55,23 @@ impl Default for AudioCheckOptions {
             buffer_frames: 128,
             clicks: 60,
             warmup: Duration::from_millis(2500),
-            loopback_input: Some("pulse".to_string()),
+            loopback: Some(Loopback::Parec("@DEFAULT_MONITOR@".to_string())),
         }
     }
+}
+
+/// Where the loopback recording comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loopback {
+    /// PulseAudio's `parec` recording this source (e.g. `cuelab_null.monitor`, or
+    /// `@DEFAULT_MONITOR@`). Recording frames are timed by counting at the nominal rate from
+    /// the earliest arrival: the monitor of a null sink runs at exactly the nominal rate of
+    /// the monotonic clock (47,999.98 frames/s measured over 25 s), while the ALSA pulse
+    /// plugin's capture stream through cpal wanders against it by up to ~1 ms/s. The default.
+    Parec(String),
+    /// A cpal input device (e.g. ALSA `pulse` with the monitor as default source), timed by its
+    /// capture timestamps (local straight-line fits).
+    CpalInput(String),
 }
 
 /// How the onset error was measured.
@@ -133,6 +147,157 @@ pub enum AudioCheckError {
     /// No click produced a start event (the device is not calling back).
     #[error("no scheduled click was played; the device is not calling back")]
     NothingPlayed,
+}
+
+/// A loopback recording in progress.
+enum Recorder {
+    Parec {
+        child: std::process::Child,
+        reader: std::thread::JoinHandle<(Vec<f32>, Vec<(SessionTime, u64)>)>,
+        rate: u32,
+    },
+    Cpal {
+        input: CpalInput,
+        samples: Vec<f32>,
+        blocks: Vec<CaptureBlock>,
+    },
+}
+
+/// A finished loopback recording and how to time its frames.
+struct Recording {
+    samples: Vec<f32>,
+    timing: RecordingTiming,
+}
+
+enum RecordingTiming {
+    /// Frame `f` was captured at `origin + f / rate`.
+    Counted { origin_ns: f64, ns_per_frame: f64 },
+    /// Capture timestamps per block.
+    Blocks(CaptureTimeline),
+}
+
+impl Recording {
+    fn time_of(&self, frame: u64) -> Option<f64> {
+        match &self.timing {
+            RecordingTiming::Counted {
+                origin_ns,
+                ns_per_frame,
+            } => Some(origin_ns + frame as f64 * ns_per_frame),
+            RecordingTiming::Blocks(timeline) => timeline.time_of(frame),
+        }
+    }
+}
+
+impl Recorder {
+    fn start(source: &Loopback, rate: u32, clock: MonotonicClock) -> Result<Recorder, String> {
+        match source {
+            Loopback::CpalInput(name) => open_input(Some(name), rate, 1, 60, clock)
+                .map(|input| Recorder::Cpal {
+                    input,
+                    samples: Vec::new(),
+                    blocks: Vec::new(),
+                })
+                .map_err(|e| e.to_string()),
+            Loopback::Parec(source) => {
+                use std::io::Read;
+                let mut child = std::process::Command::new("parec")
+                    .args([
+                        "-d",
+                        source,
+                        "--channels=1",
+                        "--format=float32le",
+                        "--latency-msec=10",
+                    ])
+                    .arg(format!("--rate={rate}"))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("cannot run parec: {e}"))?;
+                let mut out = child.stdout.take().ok_or("parec has no stdout")?;
+                // A reader thread notes when each chunk arrives, for the time of frame 0.
+                let reader = std::thread::spawn(move || {
+                    let mut samples = Vec::new();
+                    let mut arrivals = Vec::new();
+                    let mut buf = vec![0u8; 16_384];
+                    let mut pending: Vec<u8> = Vec::new();
+                    while let Ok(n) = out.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let now = clock.now();
+                        pending.extend_from_slice(&buf[..n]);
+                        let whole = pending.len() / 4 * 4;
+                        samples.extend(
+                            pending[..whole]
+                                .chunks_exact(4)
+                                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                        );
+                        pending.drain(..whole);
+                        arrivals.push((now, samples.len() as u64));
+                    }
+                    (samples, arrivals)
+                });
+                Ok(Recorder::Parec {
+                    child,
+                    reader,
+                    rate,
+                })
+            }
+        }
+    }
+
+    /// Moves recorded data out of the cpal input's rings (parec's thread needs nothing).
+    fn poll(&mut self) {
+        if let Recorder::Cpal {
+            input,
+            samples,
+            blocks,
+        } = self
+        {
+            input.drain(samples, blocks);
+        }
+    }
+
+    fn finish(self) -> Recording {
+        match self {
+            Recorder::Cpal {
+                mut input,
+                mut samples,
+                mut blocks,
+            } => {
+                input.drain(&mut samples, &mut blocks);
+                input.stop();
+                Recording {
+                    samples,
+                    timing: RecordingTiming::Blocks(CaptureTimeline::new(&blocks, 64)),
+                }
+            }
+            Recorder::Parec {
+                mut child,
+                reader,
+                rate,
+            } => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let (samples, arrivals) = reader.join().unwrap_or_default();
+                let ns_per_frame = 1e9 / f64::from(rate);
+                // The last frame of a chunk was captured no later than the chunk arrived, so
+                // each arrival bounds the time of frame 0 from above; the tightest bound is the
+                // one with the shortest delivery delay.
+                let origin_ns = arrivals
+                    .iter()
+                    .map(|(t, n)| t.as_nanos() as f64 - (*n as f64 - 1.0) * ns_per_frame)
+                    .fold(f64::INFINITY, f64::min);
+                Recording {
+                    samples,
+                    timing: RecordingTiming::Counted {
+                        origin_ns,
+                        ns_per_frame,
+                    },
+                }
+            }
+        }
+    }
 }
 
 /// Scheduled instants of the clicks, from `t0`: 100–140 ms apart, with pseudo-random offsets
@@ -271,14 +436,14 @@ fn run_device(
     status(&format!("opened output {}", output.name()));
 
     let mut loopback_note = None;
-    let mut input = match &options.loopback_input {
-        Some(input_name) => match open_input(Some(input_name), options.sample_rate, 1, 60, clock) {
-            Ok(input) => {
-                status(&format!("recording loopback from input {}", input.name()));
-                Some(input)
+    let mut recorder = match &options.loopback {
+        Some(source) => match Recorder::start(source, options.sample_rate, clock) {
+            Ok(r) => {
+                status(&format!("recording loopback from {source:?}"));
+                Some(r)
             }
             Err(e) => {
-                loopback_note = Some(format!("loopback input unavailable: {e}"));
+                loopback_note = Some(format!("loopback recording unavailable: {e}"));
                 None
             }
         },
@@ -295,13 +460,6 @@ fn run_device(
     engine.drain_timings(&mut discard_timings);
     let mut ignore = Vec::new();
     collect_starts(&mut engine, &mut ignore);
-    let mut samples: Vec<f32> = Vec::new();
-    let mut blocks: Vec<CaptureBlock> = Vec::new();
-    if let Some(input) = input.as_mut() {
-        input.drain(&mut samples, &mut blocks);
-        samples.clear();
-        blocks.clear();
-    }
     let xruns_before = output.stats().xruns();
 
     // Play the clicks, scheduling each 200–300 ms ahead.
@@ -320,16 +478,13 @@ fn run_device(
         }
         collect_starts(&mut engine, &mut starts);
         engine.drain_timings(&mut timings);
-        if let Some(input) = input.as_mut() {
-            input.drain(&mut samples, &mut blocks);
+        if let Some(r) = recorder.as_mut() {
+            r.poll();
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     collect_starts(&mut engine, &mut starts);
     engine.drain_timings(&mut timings);
-    if let Some(input) = input.as_mut() {
-        input.drain(&mut samples, &mut blocks);
-    }
     let xruns = output.stats().xruns() - xruns_before;
     if starts.is_empty() {
         return Err(AudioCheckError::NothingPlayed);
@@ -337,22 +492,20 @@ fn run_device(
     let device_summary = summarize(&timestamp_errors(&starts));
 
     let mut loopback_summary = None;
-    if let Some(input) = input.take() {
-        let overflowed = input.overflowed();
-        input.stop();
-        let timeline = CaptureTimeline::new(&blocks, 64);
+    if let Some(r) = recorder.take() {
+        let recording = r.finish();
         let min_gap = (options.sample_rate / 20) as usize; // 50 ms of quiet
-        let onsets = find_onsets(&samples, 0.4, min_gap);
+        let onsets = find_onsets(&recording.samples, 0.4, min_gap);
         let measured: Vec<f64> = onsets
             .iter()
-            .filter_map(|&r| timeline.time_of(r as u64))
+            .filter_map(|&f| recording.time_of(f as u64))
             .collect();
         let errors = match_onsets(
             &schedule,
             &measured,
             (
-                SessionTime::from_millis(-300),
-                SessionTime::from_millis(700),
+                SessionTime::from_millis(-150),
+                SessionTime::from_millis(500),
             ),
             SessionTime::from_millis(10),
         );
@@ -360,12 +513,11 @@ fn run_device(
             loopback_summary = summarize(&errors);
         } else {
             loopback_note = Some(format!(
-                "loopback found {} of {} clicks ({} onsets in {} recorded frames, {} lost)",
+                "loopback found {} of {} clicks ({} onsets in {} recorded frames)",
                 errors.len(),
                 schedule.len(),
                 onsets.len(),
-                samples.len(),
-                overflowed
+                recording.samples.len(),
             ));
         }
     }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use cuelab_playback::audio_check::{self, AudioCheckOptions, AudioCheckReport, AudioTarget};
+use cuelab_playback::audio_check::{
+    self, AudioCheckOptions, AudioCheckReport, AudioTarget, Loopback,
+};
 use cuelab_playback::cpal_device::list_output_devices;
 use serde_json::json;
 
@@ -28,9 +30,9 @@ pub struct Args {
     /// Number of scheduled clicks (at least 50).
     #[arg(long, default_value_t = 60)]
     clicks: usize,
-    /// Input device that hears the output, for the loopback measurement (on PulseAudio: `pulse`
-    /// with the sink's `.monitor` as default source, see scripts/pulse-null-sink).
-    #[arg(long, default_value = "pulse")]
+    /// What records the output for the loopback measurement: a PulseAudio source for `parec`
+    /// (default: the default sink's monitor), or `cpal:DEVICE` for a cpal input device.
+    #[arg(long, default_value = "@DEFAULT_MONITOR@")]
     loopback: String,
     /// Seconds to let the stream and the engine's clock mapping settle before measuring.
     #[arg(long, default_value_t = 5.0)]
@@ -100,7 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         buffer_frames: args.buffer,
         clicks: args.clicks,
         warmup: Duration::from_secs_f64(args.warmup),
-        loopback_input: (!args.no_loopback).then(|| args.loopback.clone()),
+        loopback: (!args.no_loopback).then(|| match args.loopback.strip_prefix("cpal:") {
+            Some(device) => Loopback::CpalInput(device.to_string()),
+            None => Loopback::Parec(args.loopback.clone()),
+        }),
     };
     let json_mode = args.json;
     let audio = audio_check::run(&options, &mut |msg| {
