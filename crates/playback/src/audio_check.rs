@@ -149,11 +149,14 @@ pub enum AudioCheckError {
     NothingPlayed,
 }
 
+/// What the parec reader thread collects: samples, and (arrival time, samples so far) per chunk.
+type ParecData = (Vec<f32>, Vec<(SessionTime, u64)>);
+
 /// A loopback recording in progress.
 enum Recorder {
     Parec {
         child: std::process::Child,
-        reader: std::thread::JoinHandle<(Vec<f32>, Vec<(SessionTime, u64)>)>,
+        reader: std::thread::JoinHandle<ParecData>,
         rate: u32,
     },
     Cpal {
