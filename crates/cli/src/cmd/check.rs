@@ -24,8 +24,9 @@ pub struct Args {
     /// Sample rate to open the device at.
     #[arg(long, default_value_t = 48_000)]
     rate: u32,
-    /// Frames per buffer to ask for.
-    #[arg(long, default_value_t = 128)]
+    /// Frames per buffer to ask for. The default suits PulseAudio through its ALSA plugin
+    /// (341-frame periods, ~14 ms reported latency); at 128 it underruns on a busy machine.
+    #[arg(long, default_value_t = 512)]
     buffer: u32,
     /// Number of scheduled clicks (at least 50).
     #[arg(long, default_value_t = 60)]
