@@ -10,7 +10,15 @@
 //!
 //! The usual flow: decode stimuli ahead of the session ([`decode`]) into `Arc<sound::Sound>`s
 //! at the device rate; open a device to get an [`engine::Engine`]; `start` sounds at session
-//! instants; read `Started`/`Ended`/`Xrun` events for the measured onsets.
+//! instants; read `Started`/`Ended`/`Xrun` events for the measured onsets. [`audio_check`]
+//! (behind `cuelab check`) measures a device by loopback ([`loopback`]); [`bench`] holds the
+//! figures behind `cuelab bench`.
+//!
+//! Learned the hard way (PulseAudio null sink, ALSA pulse plugin, cpal 0.18): the plugin's
+//! playback timestamps jitter by milliseconds and wander for seconds, so the engine's
+//! frame-to-session mapping is a slow (0.05 Hz) delay-locked loop; and the plugin's capture
+//! stream wanders ~1 ms/s against the server, while `parec` of the sink's monitor runs at
+//! exactly the nominal rate, so loopback recordings are timed by counting frames.
 
 pub mod audio_check;
 pub mod bench;
