@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use polars::prelude::*;
 use serde::Serialize;
 
 use cuelab_stats as stats;
@@ -718,17 +719,42 @@ fn timing_result(
     let mut vierordt = Named::default();
     let (mut slopes, mut cvs) = (Vec::new(), Vec::new());
     if let (ColumnOrValue::Column(est), ColumnOrValue::Column(act)) = (estimate, actual) {
-        let subjects = data::text_column(&prepared.trials, &design.subject)?;
-        let est = data::f64_column(&prepared.trials, est)?;
-        let act = data::f64_column(&prepared.trials, act)?;
-        let mut by_subject: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for ((s, e), a) in subjects.iter().zip(&est).zip(&act) {
-            let entry = by_subject.entry(s).or_default();
-            entry.0.push(*a);
-            entry.1.push(*e);
+        // Sorted by subject in polars, then cut into per-subject runs by the group sizes.
+        let sorted = prepared
+            .trials
+            .clone()
+            .lazy()
+            .select([
+                col(design.subject.as_str())
+                    .cast(DataType::String)
+                    .alias("s"),
+                col(est.as_str()).cast(DataType::Float64).alias("e"),
+                col(act.as_str()).cast(DataType::Float64).alias("a"),
+            ])
+            .sort(
+                ["s"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            );
+        let runs = sorted
+            .clone()
+            .group_by([col("s")])
+            .agg([len().alias("n")])
+            .sort(["s"], SortMultipleOptions::default())
+            .collect()?;
+        let sorted = sorted.collect()?;
+        let est = data::f64_column(&sorted, "e")?;
+        let act = data::f64_column(&sorted, "a")?;
+        let names = data::text_column(&runs, "s")?;
+        let sizes = data::f64_column(&runs, "n")?;
+        let mut start = 0;
+        let mut by_subject = Vec::with_capacity(names.len());
+        for (name, n) in names.iter().zip(sizes) {
+            let end = start + n as usize;
+            by_subject.push((name.as_str(), &act[start..end], &est[start..end]));
+            start = end;
         }
-        for (s, (a, e)) in by_subject {
-            let (Ok(fit), Ok(cv)) = (stats::vierordt(&a, &e), stats::coefficient_of_variation(&e))
+        for (s, a, e) in by_subject {
+            let (Ok(fit), Ok(cv)) = (stats::vierordt(a, e), stats::coefficient_of_variation(e))
             else {
                 continue;
             };
