@@ -86,7 +86,16 @@ pub fn compute(spec: &TimeCourseSpec, path: &Path) -> Result<TimeCourse, Analysi
     };
     let time = col(spec.time.as_str()).cast(DataType::Float64);
     let binned = match spec.bin {
-        Some(w) if w > 0.0 => (time / lit(w)).floor_div(lit(1.0)) * lit(w),
+        Some(w) if w > 0.0 => {
+            // floor(t / w) without the `round_series` feature: truncate, then step down for
+            // negative non-integers.
+            let q = time / lit(w);
+            let i = q.clone().cast(DataType::Int64).cast(DataType::Float64);
+            when(i.clone().gt(q))
+                .then(i.clone() - lit(1.0))
+                .otherwise(i)
+                * lit(w)
+        }
         _ => time,
     };
     let per_subject = lf
@@ -152,4 +161,42 @@ pub fn compute(spec: &TimeCourseSpec, path: &Path) -> Result<TimeCourse, Analysi
         time: spec.time.clone(),
         conditions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_average_within_participant_then_across() {
+        let dir = std::env::temp_dir().join(format!("cuelab-tc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.csv");
+        // Participant p1 rates 1, 3 in bin [0, 1) and 5 at t = 1.0; p2 rates 3, 5 and 7.
+        std::fs::write(
+            &path,
+            "p,cond,t,v\np1,a,0.0,1\np1,a,0.5,3\np1,a,1.0,5\np2,a,0.0,3\np2,a,0.5,5\np2,a,1.0,7\np1,b,0.0,2\np2,b,0.0,2\n",
+        )
+        .unwrap();
+        let spec = TimeCourseSpec {
+            path: path.clone(),
+            subject: "p".into(),
+            time: "t".into(),
+            value: "v".into(),
+            condition: "cond".into(),
+            bin: Some(1.0),
+            time_label: None,
+        };
+        let tc = compute(&spec, &path).unwrap();
+        let a = tc.conditions.get("a").unwrap();
+        assert_eq!(a.len(), 2);
+        // Bin 0: participant means 2 and 4 → mean 3; t(0.975, 1) · sd / √2 = 12.7062 · 1.
+        assert_eq!((a[0].t, a[0].n, a[0].mean), (0.0, 2, 3.0));
+        assert!((a[0].ci_upper - 3.0 - 12.706204736174707).abs() < 1e-9);
+        assert_eq!((a[1].t, a[1].mean), (1.0, 6.0));
+        // Identical values: no spread, the ribbon collapses onto the mean.
+        let b = tc.conditions.get("b").unwrap();
+        assert_eq!((b[0].ci_lower, b[0].ci_upper), (2.0, 2.0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
