@@ -102,8 +102,13 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
         assert!(!t.flagged, "{at}");
         // The bundled clips last 5, 7, 9 and 11 s at 25 fps: every frame shown, none dropped,
         // no audio underruns.
-        let duration = t.clip_duration_s.unwrap_or_else(|| panic!("{at}: no duration"));
-        assert!([5.0, 7.0, 9.0, 11.0].contains(&duration), "{at}: {duration}");
+        let duration = t
+            .clip_duration_s
+            .unwrap_or_else(|| panic!("{at}: no duration"));
+        assert!(
+            [5.0, 7.0, 9.0, 11.0].contains(&duration),
+            "{at}: {duration}"
+        );
         assert_eq!(t.frames_shown, Some((duration * 25.0) as u64), "{at}");
         assert_eq!(t.frames_dropped, Some(0), "{at}");
         assert_eq!(t.xruns, Some(0), "{at}");
