@@ -9,9 +9,14 @@ use cuelab_stats::{DesignMatrix, FixedFactor, GroupingFactor, LmmFit, LmmOptions
 use serde_json::Value;
 
 fn fit(options: &LmmOptions) -> LmmFit {
-    let rows = read_csv(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/crossed.csv"
+    fit_file("crossed.csv", options)
+}
+
+/// `log_ratio ~ music (ref silence) + (1|participant) + (1|clip)` on a fixture CSV.
+fn fit_file(name: &str, options: &LmmOptions) -> LmmFit {
+    let rows = read_csv(&format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
     ));
     let y: Vec<f64> = rows
         .iter()
@@ -149,47 +154,7 @@ fn boundary_fit_matches_lmer() {
     // (the deviance is even in θ, so the boundary is an interior stationary point for us).
     let fx = fixture("crossed");
     let want = &fx["singular"];
-    let rows = read_csv(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/crossed_singular.csv"
-    ));
-    let y: Vec<f64> = rows
-        .iter()
-        .map(|r| r["log_ratio"].parse().unwrap())
-        .collect();
-    let col = |k: &str| rows.iter().map(|r| r[k].as_str()).collect::<Vec<&str>>();
-    let (participant, clip, music) = (col("participant"), col("clip"), col("music"));
-    let (p_levels, c_levels) = (distinct(&participant), distinct(&clip));
-    let (p_codes, c_codes) = (codes(&participant, &p_levels), codes(&clip, &c_levels));
-    let levels: Vec<String> = ["arousing", "relaxing", "silence"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let m_codes = codes(&music, &levels);
-    let x = DesignMatrix::treatment(
-        y.len(),
-        &[FixedFactor {
-            name: "music",
-            levels: &levels,
-            codes: &m_codes,
-            reference: 2,
-        }],
-        &[],
-    )
-    .unwrap();
-    let groups = [
-        GroupingFactor {
-            name: "participant",
-            n_levels: p_levels.len(),
-            codes: &p_codes,
-        },
-        GroupingFactor {
-            name: "clip",
-            n_levels: c_levels.len(),
-            codes: &c_codes,
-        },
-    ];
-    let fit = fit_lmm(&y, &x, &groups, &LmmOptions::default()).unwrap();
+    let fit = fit_file("crossed_singular.csv", &LmmOptions::default());
     for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
         for (name, v) in [
             ("estimate", f.estimate),
