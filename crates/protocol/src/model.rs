@@ -163,7 +163,7 @@ pub struct Order {
     pub min_distance: Vec<(Key, u32)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockOrder {
     Shuffle,

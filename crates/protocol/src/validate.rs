@@ -858,23 +858,17 @@ fn design(
         None => Blocks::None,
         Some(b) => {
             let b_ref = b.get_ref();
-            let block_order = match b_ref
-                .order
-                .as_ref()
-                .map(|o| (o.get_ref().as_str(), o.span()))
-            {
-                None | Some(("shuffle", _)) => BlockOrder::Shuffle,
-                Some(("fixed", _)) => BlockOrder::Fixed,
-                Some(("rotate", _)) => BlockOrder::Rotate,
-                Some((other, span)) => {
-                    cx.err_help(
-                        span,
-                        format!("unknown block order `{other}`"),
-                        Some("use \"shuffle\", \"fixed\" or \"rotate\"".into()),
-                    );
-                    BlockOrder::Shuffle
-                }
-            };
+            let block_order = keyword(
+                cx,
+                b_ref.order.as_ref(),
+                "block order",
+                BlockOrder::Shuffle,
+                &[
+                    ("shuffle", BlockOrder::Shuffle),
+                    ("fixed", BlockOrder::Fixed),
+                    ("rotate", BlockOrder::Rotate),
+                ],
+            );
             match (&b_ref.by, &b_ref.count) {
                 (Some(by), None) => {
                     if within.iter().any(|f| f.name == *by.get_ref()) {
@@ -955,6 +949,34 @@ fn design(
         seed: d.seed.as_ref().map(|s| *s.get_ref()),
         order_span: d.order.as_ref().map(|o| o.span()),
     })
+}
+
+/// An optional keyword: `default` when absent, the matching choice when given, else an error at
+/// the value listing the choices (and `default`, so validation can go on).
+fn keyword<T: Copy>(
+    cx: &mut Ctx<'_>,
+    value: Option<&Spanned<String>>,
+    what: &str,
+    default: T,
+    choices: &[(&str, T)],
+) -> T {
+    let Some(v) = value else { return default };
+    if let Some((_, t)) = choices.iter().find(|(name, _)| *name == v.get_ref()) {
+        return *t;
+    }
+    let quoted: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let (last, rest) = quoted.split_last().expect("at least one choice");
+    let list = if rest.is_empty() {
+        last.clone()
+    } else {
+        format!("{} or {last}", rest.join(", "))
+    };
+    cx.err_help(
+        v.span(),
+        format!("unknown {what} `{}`", v.get_ref()),
+        Some(format!("use {list}")),
+    );
+    default
 }
 
 fn check_positive(n: &Spanned<u32>, what: &str, cx: &mut Ctx<'_>) {
@@ -1185,22 +1207,13 @@ fn step(
                 return None;
             }
         };
-        let unit = match t_ref
-            .unit
-            .as_ref()
-            .map(|u| (u.get_ref().as_str(), u.span()))
-        {
-            None | Some(("s", _)) => TimeUnit::S,
-            Some(("ms", _)) => TimeUnit::Ms,
-            Some((other, span)) => {
-                cx.err_help(
-                    span,
-                    format!("unknown unit `{other}`"),
-                    Some("use \"s\" or \"ms\"".into()),
-                );
-                TimeUnit::S
-            }
-        };
+        let unit = keyword(
+            cx,
+            t_ref.unit.as_ref(),
+            "unit",
+            TimeUnit::S,
+            &[("s", TimeUnit::S), ("ms", TimeUnit::Ms)],
+        );
         if method == EstimateMethod::Reproduction && t_ref.unit.is_some() {
             cx.err(
                 t.span(),
