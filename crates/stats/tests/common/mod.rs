@@ -90,3 +90,17 @@ pub fn check_f(got: &cuelab_stats::FTest, want: &Value, rel: f64) {
         close(&format!("{term} {name}"), v, num(want, name), rel);
     }
 }
+
+/// Compares a contrast (or any single fixed-effect test) with lmerTest's `contest()` row.
+#[track_caller]
+pub fn check_contrast(got: &cuelab_stats::FixedTest, want: &Value, rel: f64) {
+    for (name, v) in [
+        ("estimate", got.estimate),
+        ("se", got.se),
+        ("df", got.df),
+        ("t", got.t),
+        ("p", got.p),
+    ] {
+        close(name, v, num(want, name), rel);
+    }
+}
