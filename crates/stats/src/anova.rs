@@ -10,6 +10,7 @@
 use nalgebra::DMatrix;
 
 use crate::dist::{chisq_upper, f_upper};
+use crate::effsize::{EffectSizeCi, eta_squared_ci};
 use crate::error::{Result, StatsError, check_finite};
 
 /// A between-subject factor: one level code per subject (`codes[s] < n_levels`).
@@ -109,6 +110,17 @@ pub struct AnovaRow {
     pub ges: f64,
     /// Partial eta squared, `ss / (ss + ss_error)`.
     pub pes: f64,
+    /// Eta squared (effectsize's `partial = FALSE`): `ss` over the total sum of squares of the
+    /// table without the intercept (every effect and every error term). NaN for the intercept.
+    pub eta2: f64,
+    /// Partial eta squared with its one-sided 95% CI from the noncentral F (effectsize's
+    /// `eta_squared(partial = TRUE, ci = 0.95)` default, `[lower, 1]`).
+    pub pes_ci: EffectSizeCi,
+    /// Generalized eta squared with its one-sided 95% CI (effectsize's
+    /// `eta_squared(generalized = TRUE)`, with afex's `observed` factors).
+    pub ges_ci: EffectSizeCi,
+    /// Eta squared with its one-sided 95% CI (effectsize's `eta_squared(partial = FALSE)`).
+    pub eta2_ci: EffectSizeCi,
     /// Present for effects with a within part of more than one df.
     pub sphericity: Option<Sphericity>,
 }
@@ -401,6 +413,10 @@ pub fn anova(input: &AnovaInput<'_>) -> Result<AnovaTable> {
                 p: f_upper(f, df1, df2),
                 ges: f64::NAN,
                 pes: ss / (ss + ss_error),
+                eta2: f64::NAN,
+                pes_ci: nan_ci(),
+                ges_ci: nan_ci(),
+                eta2_ci: nan_ci(),
                 sphericity: sphericity.map(|(w, wp, gg, hf)| Sphericity {
                     mauchly_w: w,
                     mauchly_p: wp,
@@ -433,15 +449,39 @@ pub fn anova(input: &AnovaInput<'_>) -> Result<AnovaTable> {
     let observed_ss: f64 = rows.iter().filter(|r| is_observed(r)).map(|r| r.ss).sum();
     let mut intercept =
         intercept.ok_or_else(|| StatsError::Degenerate("no intercept row".into()))?;
+    // Eta squared as effectsize: the total runs over every effect and every error term but
+    // not the intercept.
+    let total_ss = rows.iter().map(|r| r.ss).sum::<f64>() + error_ss_sum;
     for r in rows.iter_mut().chain(std::iter::once(&mut intercept)) {
         let own = if is_observed(r) { r.ss } else { 0.0 };
         r.ges = r.ss / (r.ss + error_ss_sum + observed_ss - own);
+        r.pes_ci = effect_ci(r.pes, r.df1, r.df2);
+        r.ges_ci = effect_ci(r.ges, r.df1, r.df2);
+    }
+    for r in &mut rows {
+        r.eta2 = r.ss / total_ss;
+        r.eta2_ci = effect_ci(r.eta2, r.df1, r.df2);
     }
     Ok(AnovaTable {
         rows,
         intercept,
         error_df,
     })
+}
+
+/// The CI effectsize gives by default (one-sided 95%), or NaN where none can be computed.
+fn effect_ci(es: f64, df1: f64, df2: f64) -> EffectSizeCi {
+    eta_squared_ci(es.max(0.0), df1, df2, 0.95).unwrap_or_else(|_| nan_ci())
+}
+
+fn nan_ci() -> EffectSizeCi {
+    EffectSizeCi {
+        estimate: f64::NAN,
+        ci_lower: f64::NAN,
+        ci_upper: f64::NAN,
+        conf_level: 0.95,
+        one_sided: true,
+    }
 }
 
 /// Mauchly's W and p, GG and HF epsilon, from the residual SSP `e` (d × d, orthonormal basis),

@@ -24,8 +24,11 @@ pub mod cells;
 pub mod describe;
 pub mod design;
 mod dist;
+pub mod effsize;
+pub mod emm;
 pub mod error;
 pub mod lmm;
+pub mod sdt;
 pub mod timing;
 pub mod ttest;
 
@@ -35,10 +38,13 @@ pub use anova::{
 pub use cells::CellMatrix;
 pub use describe::{CellSummary, describe};
 pub use design::{DesignMatrix, FixedFactor, TermHypothesis};
+pub use effsize::{EffectSizeCi, dz_ci, eta_squared_ci};
+pub use emm::{Groups, MarginalMean, WithinContrast, WithinPairwise, within_pairwise};
 pub use error::{Result, StatsError};
 pub use lmm::{
     Convergence, FTest, FixedTest, GroupingFactor, LmmFit, LmmOptions, VarianceComponent, fit_lmm,
 };
+pub use sdt::{SdtCounts, SignalDetection, signal_detection, signal_detection_all};
 pub use timing::{
     CongruenceEffect, VierordtFit, coefficient_of_variation, congruence_effect, duration_ratio,
     log_ratio, vierordt,

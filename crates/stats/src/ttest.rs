@@ -3,6 +3,7 @@
 
 use crate::cells::CellMatrix;
 use crate::dist::{t_quantile, t_two_sided};
+use crate::effsize::{EffectSizeCi, dz_ci};
 use crate::error::{Result, StatsError, check_conf_level, check_finite};
 
 /// A paired t-test of `x − y` (R: `t.test(x, y, paired = TRUE)`), with Cohen's d_z.
@@ -31,6 +32,9 @@ pub struct PairedT {
     pub ci_upper: f64,
     /// Cohen's d_z: `mean_diff / sd_diff` (signed like the difference).
     pub dz: f64,
+    /// d_z with its two-sided CI at `conf_level` from the noncentral t (effectsize's
+    /// `cohens_d(x, y, paired = TRUE)`; see [`crate::dz_ci`]).
+    pub dz_ci: EffectSizeCi,
 }
 
 /// Paired t-test of `x − y`.
@@ -86,6 +90,7 @@ pub fn one_sample_t(d: &[f64], conf_level: f64) -> Result<PairedT> {
     let t = mean / se;
     let df = nf - 1.0;
     let q = t_quantile(0.5 + conf_level / 2.0, df);
+    let dz = mean / sd;
     Ok(PairedT {
         n,
         mean_diff: mean,
@@ -97,7 +102,8 @@ pub fn one_sample_t(d: &[f64], conf_level: f64) -> Result<PairedT> {
         conf_level,
         ci_lower: mean - q * se,
         ci_upper: mean + q * se,
-        dz: mean / sd,
+        dz,
+        dz_ci: dz_ci(dz, n, conf_level)?,
     })
 }
 
