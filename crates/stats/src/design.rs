@@ -216,8 +216,25 @@ impl DesignMatrix {
     /// on that column and `1 / Π(levels of the other factors)` on each column of a containing
     /// term with the same levels of the term's factors. Pass the rows to
     /// [`crate::LmmFit::f_test`]. Empty for designs built with [`DesignMatrix::from_columns`].
+    ///
+    /// With a single term lmerTest falls back to its type I hypotheses — the term's rows of the
+    /// transposed unit lower factor of the Doolittle decomposition of X'X — and so does this
+    /// function: the F statistic is the same, but Satterthwaite's denominator df depend on the
+    /// basis of the hypothesis.
     pub fn type3_hypotheses(&self) -> Vec<TermHypothesis> {
         let p = self.names.len();
+        if self.terms.len() == 1 && p > 1 {
+            let l = self.doolittle_l();
+            let t = &self.terms[0];
+            return vec![TermHypothesis {
+                term: t.name.clone(),
+                rows: t
+                    .columns
+                    .iter()
+                    .map(|(col, _)| (0..p).map(|j| l[j * p + col]).collect())
+                    .collect(),
+            }];
+        }
         self.terms
             .iter()
             .map(|t| {
@@ -258,6 +275,57 @@ impl DesignMatrix {
                 }
             })
             .collect()
+    }
+
+    /// The unit lower factor `L` (row-major, p × p) of the Doolittle decomposition of X'X, with
+    /// lmerTest's zeroing of entries below 1e-6 (`lmerTest:::doolittle`).
+    fn doolittle_l(&self) -> Vec<f64> {
+        let p = self.names.len();
+        let mut x = vec![0.0; p * p];
+        for a in 0..p {
+            for b in 0..=a {
+                let v: f64 = self
+                    .column(a)
+                    .iter()
+                    .zip(self.column(b))
+                    .map(|(u, w)| u * w)
+                    .sum();
+                x[a * p + b] = v;
+                x[b * p + a] = v;
+            }
+        }
+        let eps = 1e-6;
+        let mut l = vec![0.0; p * p];
+        let mut u = vec![0.0; p * p];
+        for i in 0..p {
+            l[i * p + i] = 1.0;
+        }
+        for i in 0..p {
+            for j in 0..p {
+                let mut v = x[i * p + j];
+                for k in 0..i {
+                    v -= l[i * p + k] * u[k * p + j];
+                }
+                u[i * p + j] = v;
+            }
+            for j in (i + 1)..p {
+                let mut v = x[j * p + i];
+                for k in 0..i {
+                    v -= l[j * p + k] * u[k * p + i];
+                }
+                l[j * p + i] = if u[i * p + i].abs() < eps {
+                    0.0
+                } else {
+                    v / u[i * p + i]
+                };
+            }
+        }
+        for v in &mut l {
+            if v.abs() < eps {
+                *v = 0.0;
+            }
+        }
+        l
     }
 
     /// Column names.

@@ -28,6 +28,7 @@ pub mod effsize;
 pub mod emm;
 pub mod error;
 pub mod lmm;
+pub mod mixed;
 pub mod sdt;
 pub mod timing;
 pub mod ttest;
@@ -42,8 +43,10 @@ pub use effsize::{EffectSizeCi, dz_ci, eta_squared_ci};
 pub use emm::{Groups, MarginalMean, WithinContrast, WithinPairwise, within_pairwise};
 pub use error::{Result, StatsError};
 pub use lmm::{
-    Convergence, FTest, FixedTest, GroupingFactor, LmmFit, LmmOptions, VarianceComponent, fit_lmm,
+    Convergence, FTest, FixedTest, GroupingFactor, LmmFit, LmmOptions, RandomCorrelation,
+    VarianceComponent, fit_lmm,
 };
+pub use mixed::{RandomTerm, fit_mixed};
 pub use sdt::{SdtCounts, SignalDetection, signal_detection, signal_detection_all};
 pub use timing::{
     CongruenceEffect, VierordtFit, coefficient_of_variation, congruence_effect, duration_ratio,

@@ -93,18 +93,38 @@ pub struct FixedTest {
     pub p: f64,
 }
 
-/// Variance of the random intercepts of one grouping factor.
+/// Variance of one random effect (an intercept or a slope) of one grouping factor, as a row of
+/// lme4's `VarCorr`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct VarianceComponent {
     /// Grouping factor name.
     pub group: String,
+    /// Column of the random-effects term (`(Intercept)` or a slope column such as
+    /// `congruenceincongruent`).
+    pub term: String,
     /// Number of levels that occur in the data.
     pub n_levels: usize,
     /// Variance of the intercepts.
     pub variance: f64,
     /// Standard deviation of the intercepts.
     pub sd: f64,
+}
+
+/// Correlation of two random effects of one term (lme4's `VarCorr`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RandomCorrelation {
+    /// Grouping factor name.
+    pub group: String,
+    /// First column of the term.
+    pub a: String,
+    /// Second column of the term.
+    pub b: String,
+    /// Covariance `σ² (T T')_{ab}`.
+    pub covariance: f64,
+    /// Correlation; NaN when either standard deviation is 0.
+    pub correlation: f64,
 }
 
 /// How the optimisation ended.
@@ -134,11 +154,19 @@ pub struct LmmFit {
     pub reml: bool,
     /// Fixed effects in design-column order.
     pub fixed: Vec<FixedTest>,
-    /// Random-intercept variances, in the order of the grouping factors given.
+    /// Variances of the random effects: per random term in the order given, one per column of
+    /// the term (for intercept-only models, one per grouping factor).
     pub random: Vec<VarianceComponent>,
+    /// Correlations of the random effects within each term (empty for intercept-only terms).
+    pub correlations: Vec<RandomCorrelation>,
+    /// lme4's `isSingular()`: some element of θ with a lower bound of 0 (an SD relative to σ, a
+    /// diagonal element of a term's Cholesky factor) is below 1e-4 — a variance at 0 or a
+    /// correlation at ±1.
+    pub singular: bool,
     /// Residual standard deviation (σ).
     pub residual_sd: f64,
-    /// lme4's θ: random-intercept SDs relative to σ, in the order given.
+    /// lme4's θ: per random term in the order given, the lower triangle of the term's relative
+    /// Cholesky factor, column by column (for a random intercept: its SD relative to σ).
     pub theta: Vec<f64>,
     /// The REML criterion (`REMLcrit`), or for ML the deviance (−2 log-likelihood).
     pub criterion: f64,
@@ -147,12 +175,38 @@ pub struct LmmFit {
     /// How the optimiser ended.
     pub convergence: Convergence,
     /// 2 × pseudo-inverse of the deviance Hessian in (θ, σ).
-    varpar_vcov: Option<DMatrix<f64>>,
+    pub(crate) varpar_vcov: Option<DMatrix<f64>>,
     /// d vcov(β) / d (θ, σ), one p × p matrix per parameter.
-    vcov_jacobian: Vec<DMatrix<f64>>,
+    pub(crate) vcov_jacobian: Vec<DMatrix<f64>>,
 }
 
 impl LmmFit {
+    /// Fills `fixed` with the Satterthwaite t test of each coefficient (vcov and the
+    /// Satterthwaite ingredients must be set).
+    pub(crate) fn set_fixed_tests(&mut self, names: &[String], beta: &[f64]) -> Result<()> {
+        let p = beta.len();
+        self.fixed = names
+            .iter()
+            .zip(beta)
+            .map(|(name, &estimate)| FixedTest {
+                name: name.clone(),
+                estimate,
+                se: f64::NAN,
+                df: f64::NAN,
+                t: f64::NAN,
+                p: f64::NAN,
+            })
+            .collect();
+        for j in 0..p {
+            let mut l = vec![0.0; p];
+            l[j] = 1.0;
+            let mut test = self.contrast(&l)?;
+            test.name = names[j].clone();
+            self.fixed[j] = test;
+        }
+        Ok(())
+    }
+
     /// The fixed effect named `name`.
     pub fn fixed_effect(&self, name: &str) -> Option<&FixedTest> {
         self.fixed.iter().find(|f| f.name == name)
@@ -515,7 +569,7 @@ impl System {
     }
 
     /// Factorises the augmented system at θ (in the given factor order).
-    fn factor(&self, theta: &[f64]) -> Option<Factored> {
+    fn factor_at(&self, theta: &[f64]) -> Option<Factored> {
         let r = self.s0.nrows();
         let scale: Vec<f64> = self
             .scale_of
@@ -565,12 +619,37 @@ impl System {
             lyx,
         })
     }
+}
+
+impl Profiled for System {
+    fn factor(&self, theta: &[f64]) -> Option<Factored> {
+        self.factor_at(theta)
+    }
+
+    fn n_obs(&self) -> usize {
+        self.n
+    }
+
+    fn n_fixed(&self) -> usize {
+        self.p
+    }
+}
+
+/// A profiled-deviance model: anything that can factorise the penalised system at θ. The
+/// deviance, the REML criterion and lmerTest's (θ, σ) functions follow from the factor alone.
+pub(crate) trait Profiled {
+    /// Factorises the augmented system at θ; None when it is not positive definite.
+    fn factor(&self, theta: &[f64]) -> Option<Factored>;
+    /// Number of observations.
+    fn n_obs(&self) -> usize;
+    /// Number of fixed-effect columns.
+    fn n_fixed(&self) -> usize;
 
     fn dof(&self, reml: bool) -> f64 {
         if reml {
-            (self.n - self.p) as f64
+            (self.n_obs() - self.n_fixed()) as f64
         } else {
-            self.n as f64
+            self.n_obs() as f64
         }
     }
 
@@ -593,9 +672,9 @@ impl System {
         match self.factor(&varpar[..k]) {
             Some(f) => {
                 let two_pi_s2 = (2.0 * std::f64::consts::PI * sigma2).ln();
-                let dev = f.ld_l2 + f.r2 / sigma2 + self.n as f64 * two_pi_s2;
+                let dev = f.ld_l2 + f.r2 / sigma2 + self.n_obs() as f64 * two_pi_s2;
                 if reml {
-                    dev + f.ld_rx2 - self.p as f64 * two_pi_s2
+                    dev + f.ld_rx2 - self.n_fixed() as f64 * two_pi_s2
                 } else {
                     dev
                 }
@@ -613,23 +692,28 @@ impl System {
 }
 
 #[derive(Debug)]
-struct Factored {
-    ld_l2: f64,
-    ld_rx2: f64,
-    r2: f64,
-    lxx: DMatrix<f64>,
-    lyx: DVector<f64>,
+pub(crate) struct Factored {
+    /// log det of the random-effects block's Cholesky factor, squared.
+    pub(crate) ld_l2: f64,
+    /// log det of the fixed-effects block's Cholesky factor, squared.
+    pub(crate) ld_rx2: f64,
+    /// Penalised residual sum of squares.
+    pub(crate) r2: f64,
+    /// Fixed-effects block of the Cholesky factor.
+    pub(crate) lxx: DMatrix<f64>,
+    /// Row of y against X in the Cholesky factor.
+    pub(crate) lyx: DVector<f64>,
 }
 
 impl Factored {
-    fn beta(&self) -> DVector<f64> {
+    pub(crate) fn beta(&self) -> DVector<f64> {
         self.lxx
             .transpose()
             .solve_upper_triangular(&self.lyx)
             .unwrap_or_else(|| DVector::from_element(self.lyx.len(), f64::NAN))
     }
 
-    fn covbeta(&self, sigma2: f64) -> DMatrix<f64> {
+    pub(crate) fn covbeta(&self, sigma2: f64) -> DMatrix<f64> {
         let p = self.lxx.nrows();
         let linv = self
             .lxx
@@ -639,13 +723,16 @@ impl Factored {
     }
 }
 
+/// lme4's `isSingular` tolerance.
+pub(crate) const SINGULAR_TOL: f64 = 1e-4;
+
 /// numDeriv's default Richardson settings: relative step of `jacobian` (and `genD`) and of
 /// `hessian`, which uses a larger one.
-const ND_D: f64 = 1e-4;
-const ND_D_HESSIAN: f64 = 0.1;
+pub(crate) const ND_D: f64 = 1e-4;
+pub(crate) const ND_D_HESSIAN: f64 = 0.1;
 /// Relative step of the derivatives that polish the optimum (larger than numDeriv's for less
 /// rounding noise; Richardson extrapolation removes the truncation error).
-const ND_D_POLISH: f64 = 1e-3;
+pub(crate) const ND_D_POLISH: f64 = 1e-3;
 const ND_EPS: f64 = 1e-4;
 const ND_R: usize = 4;
 
@@ -669,7 +756,7 @@ fn richardson(a: &mut [f64]) -> f64 {
 
 /// Gradient and Hessian as numDeriv's `genD` (Richardson with relative step `d`, r = 4, v = 2);
 /// `numDeriv::hessian` calls it with d = 0.1.
-fn gen_d(f: &dyn Fn(&[f64]) -> f64, x: &[f64], d: f64) -> (Vec<f64>, DMatrix<f64>) {
+pub(crate) fn gen_d(f: &dyn Fn(&[f64]) -> f64, x: &[f64], d: f64) -> (Vec<f64>, DMatrix<f64>) {
     let n = x.len();
     let f0 = f(x);
     let h0 = nd_steps(x, d);
@@ -719,7 +806,10 @@ fn gen_d(f: &dyn Fn(&[f64]) -> f64, x: &[f64], d: f64) -> (Vec<f64>, DMatrix<f64
 }
 
 /// Jacobian of a matrix-valued function as numDeriv's `jacobian` (Richardson).
-fn jacobian(f: &dyn Fn(&[f64]) -> Option<DMatrix<f64>>, x: &[f64]) -> Option<Vec<DMatrix<f64>>> {
+pub(crate) fn jacobian(
+    f: &dyn Fn(&[f64]) -> Option<DMatrix<f64>>,
+    x: &[f64],
+) -> Option<Vec<DMatrix<f64>>> {
     let h0 = nd_steps(x, ND_D);
     let mut out = Vec::with_capacity(x.len());
     for i in 0..x.len() {
@@ -745,7 +835,7 @@ fn jacobian(f: &dyn Fn(&[f64]) -> Option<DMatrix<f64>>, x: &[f64]) -> Option<Vec
 }
 
 /// Bounded-free Nelder-Mead (Lagarias et al.) from `x0`.
-fn nelder_mead(
+pub(crate) fn nelder_mead(
     f: &dyn Fn(&[f64]) -> f64,
     x0: &[f64],
     max_evals: usize,
@@ -840,6 +930,115 @@ fn nelder_mead(
         .min_by(|&a, &b| fv[a].total_cmp(&fv[b]))
         .unwrap_or(0);
     (simplex[best].clone(), fv[best], evals, converged)
+}
+
+/// Where the optimiser stopped.
+pub(crate) struct Optimum {
+    /// θ as optimised (signs not normalised).
+    pub(crate) theta: Vec<f64>,
+    pub(crate) evaluations: usize,
+    pub(crate) nm_converged: bool,
+    pub(crate) newton_steps: usize,
+    pub(crate) gradient_max: f64,
+}
+
+/// Minimises a profiled deviance over θ: Nelder-Mead from `theta0`, then Newton polish.
+pub(crate) fn minimise(dev: &dyn Fn(&[f64]) -> f64, theta0: &[f64]) -> Result<Optimum> {
+    let k = theta0.len();
+    let (mut theta, mut fbest, evals, nm_converged) = nelder_mead(dev, theta0, 400 * (k + 1));
+    if !fbest.is_finite() {
+        return Err(StatsError::NoConvergence("deviance is not finite".into()));
+    }
+    // Newton polish. Near the optimum the deviance is too flat for Nelder-Mead's function
+    // comparisons to place θ better than about sqrt(ε); Newton steps on the (Richardson)
+    // gradient do, accepted while the gradient shrinks and the deviance does not rise beyond
+    // rounding.
+    let noise = 1e-10 * (1.0 + fbest.abs());
+    let max_abs = |g: &[f64]| g.iter().fold(0.0, |a: f64, b| a.max(b.abs()));
+    let (mut g, mut h) = gen_d(dev, &theta, ND_D_POLISH);
+    let mut gradient_max = max_abs(&g);
+    let mut newton_steps = 0;
+    for _ in 0..20 {
+        if gradient_max < 1e-12 {
+            break;
+        }
+        let Some(step) = h
+            .clone()
+            .cholesky()
+            .map(|c| c.solve(&DVector::from_column_slice(&g)))
+        else {
+            break;
+        };
+        let theta_max = theta.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
+        if max_abs(step.as_slice()) <= 1e-10 * (1.0 + theta_max) {
+            break;
+        }
+        let mut t = 1.0;
+        let mut accepted = false;
+        while t > 0.05 {
+            let cand: Vec<f64> = theta
+                .iter()
+                .zip(step.iter())
+                .map(|(a, s)| a - t * s)
+                .collect();
+            let fc = dev(&cand);
+            if fc <= fbest + noise {
+                let (g2, h2) = gen_d(dev, &cand, ND_D_POLISH);
+                let g2max = max_abs(&g2);
+                if g2max < gradient_max {
+                    theta = cand;
+                    fbest = fbest.min(fc);
+                    (g, h, gradient_max) = (g2, h2, g2max);
+                    accepted = true;
+                    newton_steps += 1;
+                    break;
+                }
+            }
+            t /= 2.0;
+        }
+        if !accepted {
+            break;
+        }
+    }
+    Ok(Optimum {
+        theta,
+        evaluations: evals,
+        nm_converged,
+        newton_steps,
+        gradient_max,
+    })
+}
+
+/// lmerTest's ingredients of Satterthwaite df at the optimum: twice the pseudo-inverse of the
+/// deviance Hessian in (θ, σ), the Jacobian of vcov(β̂) in (θ, σ), and the Hessian's smallest
+/// eigenvalue.
+pub(crate) fn satterthwaite(
+    sys: &dyn Profiled,
+    theta: &[f64],
+    sigma: f64,
+    reml: bool,
+) -> Result<(DMatrix<f64>, Vec<DMatrix<f64>>, f64)> {
+    let mut varpar = theta.to_vec();
+    varpar.push(sigma);
+    let (_, h) = gen_d(&|v: &[f64]| sys.deviance_vp(v, reml), &varpar, ND_D_HESSIAN);
+    let eig = SymmetricEigen::new(h);
+    let hessian_min_eigenvalue = eig
+        .eigenvalues
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let tol = 1e-8;
+    let m = varpar.len();
+    let mut hinv = DMatrix::zeros(m, m);
+    for (i, &ev) in eig.eigenvalues.iter().enumerate() {
+        if ev > tol {
+            let v = eig.eigenvectors.column(i);
+            hinv += (v * v.transpose()) / ev;
+        }
+    }
+    let vcov_jacobian = jacobian(&|v: &[f64]| sys.covbeta_vp(v), &varpar)
+        .ok_or_else(|| StatsError::NoConvergence("Cholesky failed near the optimum".into()))?;
+    Ok((hinv * 2.0, vcov_jacobian, hessian_min_eigenvalue))
 }
 
 /// Fits `y ~ X + (1 | g1) + (1 | g2) + …` by REML (or ML), as `lmerTest::lmer`.
@@ -944,62 +1143,14 @@ pub fn fit_lmm(
     let k = groups.len();
     let dev = |t: &[f64]| sys.profiled(t, reml);
 
-    let (mut theta, mut fbest, evals, nm_converged) =
-        nelder_mead(&dev, &vec![1.0; k], 400 * (k + 1));
-    if !fbest.is_finite() {
-        return Err(StatsError::NoConvergence("deviance is not finite".into()));
-    }
-    // Newton polish. Near the optimum the deviance is too flat for Nelder-Mead's function
-    // comparisons to place θ better than about sqrt(ε); Newton steps on the (Richardson)
-    // gradient do, accepted while the gradient shrinks and the deviance does not rise beyond
-    // rounding.
-    let noise = 1e-10 * (1.0 + fbest.abs());
-    let max_abs = |g: &[f64]| g.iter().fold(0.0, |a: f64, b| a.max(b.abs()));
-    let (mut g, mut h) = gen_d(&dev, &theta, ND_D_POLISH);
-    let mut gradient_max = max_abs(&g);
-    let mut newton_steps = 0;
-    for _ in 0..20 {
-        if gradient_max < 1e-12 {
-            break;
-        }
-        let Some(step) = h
-            .clone()
-            .cholesky()
-            .map(|c| c.solve(&DVector::from_column_slice(&g)))
-        else {
-            break;
-        };
-        let theta_max = theta.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
-        if max_abs(step.as_slice()) <= 1e-10 * (1.0 + theta_max) {
-            break;
-        }
-        let mut t = 1.0;
-        let mut accepted = false;
-        while t > 0.05 {
-            let cand: Vec<f64> = theta
-                .iter()
-                .zip(step.iter())
-                .map(|(a, s)| a - t * s)
-                .collect();
-            let fc = dev(&cand);
-            if fc <= fbest + noise {
-                let (g2, h2) = gen_d(&dev, &cand, ND_D_POLISH);
-                let g2max = max_abs(&g2);
-                if g2max < gradient_max {
-                    theta = cand;
-                    fbest = fbest.min(fc);
-                    (g, h, gradient_max) = (g2, h2, g2max);
-                    accepted = true;
-                    newton_steps += 1;
-                    break;
-                }
-            }
-            t /= 2.0;
-        }
-        if !accepted {
-            break;
-        }
-    }
+    let opt = minimise(&dev, &vec![1.0; k])?;
+    let (evals, nm_converged, newton_steps, gradient_max) = (
+        opt.evaluations,
+        opt.nm_converged,
+        opt.newton_steps,
+        opt.gradient_max,
+    );
+    let theta = opt.theta;
     let theta: Vec<f64> = theta.iter().map(|t| t.abs()).collect();
     let fac = sys
         .factor(&theta)
@@ -1013,32 +1164,12 @@ pub fn fit_lmm(
     let vcov = fac.covbeta(sigma2);
     let criterion = sys.profiled(&theta, reml);
 
-    let mut varpar_vcov = None;
-    let mut vcov_jacobian = Vec::new();
-    let mut hessian_min_eigenvalue = f64::NAN;
-    if options.satterthwaite {
-        let mut varpar = theta.clone();
-        varpar.push(sigma);
-        let (_, h) = gen_d(&|v: &[f64]| sys.deviance_vp(v, reml), &varpar, ND_D_HESSIAN);
-        let eig = SymmetricEigen::new(h);
-        hessian_min_eigenvalue = eig
-            .eigenvalues
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min);
-        let tol = 1e-8;
-        let m = varpar.len();
-        let mut hinv = DMatrix::zeros(m, m);
-        for (i, &ev) in eig.eigenvalues.iter().enumerate() {
-            if ev > tol {
-                let v = eig.eigenvectors.column(i);
-                hinv += (v * v.transpose()) / ev;
-            }
-        }
-        varpar_vcov = Some(hinv * 2.0);
-        vcov_jacobian = jacobian(&|v: &[f64]| sys.covbeta_vp(v), &varpar)
-            .ok_or_else(|| StatsError::NoConvergence("Cholesky failed near the optimum".into()))?;
-    }
+    let (varpar_vcov, vcov_jacobian, hessian_min_eigenvalue) = if options.satterthwaite {
+        let (a, j, e) = satterthwaite(&sys, &theta, sigma, reml)?;
+        (Some(a), j, e)
+    } else {
+        (None, Vec::new(), f64::NAN)
+    };
 
     let mut fit = LmmFit {
         n_obs: n,
@@ -1049,11 +1180,14 @@ pub fn fit_lmm(
             .enumerate()
             .map(|(g, grp)| VarianceComponent {
                 group: grp.name.to_string(),
+                term: "(Intercept)".into(),
                 n_levels: used[g],
                 variance: (theta[g] * sigma).powi(2),
                 sd: theta[g] * sigma,
             })
             .collect(),
+        correlations: Vec::new(),
+        singular: theta.iter().any(|&t| t < SINGULAR_TOL),
         residual_sd: sigma,
         theta,
         criterion,
@@ -1068,23 +1202,7 @@ pub fn fit_lmm(
         varpar_vcov,
         vcov_jacobian,
     };
-    for j in 0..p {
-        fit.fixed.push(FixedTest {
-            name: x.names()[j].clone(),
-            estimate: beta[j],
-            se: f64::NAN,
-            df: f64::NAN,
-            t: f64::NAN,
-            p: f64::NAN,
-        });
-    }
-    for j in 0..p {
-        let mut l = vec![0.0; p];
-        l[j] = 1.0;
-        let mut test = fit.contrast(&l)?;
-        test.name = x.names()[j].clone();
-        fit.fixed[j] = test;
-    }
+    fit.set_fixed_tests(x.names(), beta.as_slice())?;
     Ok(fit)
 }
 
