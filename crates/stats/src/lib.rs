@@ -27,6 +27,7 @@ mod dist;
 pub mod effsize;
 pub mod emm;
 pub mod error;
+pub mod formula;
 pub mod lmm;
 pub mod mixed;
 pub mod sdt;
@@ -42,6 +43,7 @@ pub use design::{DesignMatrix, FixedFactor, TermHypothesis};
 pub use effsize::{EffectSizeCi, dz_ci, eta_squared_ci};
 pub use emm::{Groups, MarginalMean, WithinContrast, WithinPairwise, within_pairwise};
 pub use error::{Result, StatsError};
+pub use formula::{FormulaError, FormulaErrorKind, ModelSpec, RandomSpec, parse_formula};
 pub use lmm::{
     Convergence, FTest, FixedTest, GroupingFactor, LmmFit, LmmOptions, RandomCorrelation,
     VarianceComponent, fit_lmm,
