@@ -30,8 +30,16 @@ pub struct ClipInfo {
     /// The nominal frame rate (the stream's average rate, else its base rate), frames per second.
     /// `None` when the container states neither.
     pub frame_rate: Option<f64>,
-    /// Duration of the video stream (the container's duration when the stream states none).
+    /// Duration of the video stream. From [`probe`]: measured from the packets actually in the
+    /// file (first timestamp to the end of the last packet), so a truncated file is reported
+    /// at the length it has. From [`ClipDecoder::info`]: what the headers state.
     pub duration: SessionTime,
+    /// Duration the headers state (the stream's, else the container's; zero when neither
+    /// states one). A file cut short still states its full length here.
+    pub stated_duration: SessionTime,
+    /// Video packets found in the file by [`probe`] (one per frame for the codecs cuelab
+    /// plays); `None` from [`ClipDecoder::info`], which reads only headers.
+    pub measured_frames: Option<u64>,
     /// The frame count the container states, if it states one (MP4 does; some formats do not).
     pub stated_frames: Option<u64>,
     /// The clip has at least one audio stream. cuelab never plays it (the soundtrack comes from
@@ -66,6 +74,17 @@ impl std::fmt::Debug for VideoFrame {
 }
 
 impl VideoFrame {
+    /// A frame that has a place in time but no pixels (0 × 0): what a virtual display, which
+    /// shows nothing, is given instead of decoded pictures.
+    pub fn timing_only(index: u64, pts: SessionTime, duration: SessionTime) -> Self {
+        Self {
+            index,
+            pts,
+            duration,
+            pixels: AvFrame::empty(),
+        }
+    }
+
     /// Position of this frame in presentation order, counting from 0.
     pub fn index(&self) -> u64 {
         self.index
@@ -240,6 +259,8 @@ fn open(path: &Path, threads: usize) -> Result<Opened, VideoError> {
         height: decoder.height(),
         frame_rate,
         duration,
+        stated_duration: duration,
+        measured_frames: None,
         stated_frames,
         has_audio,
         codec,
@@ -253,10 +274,87 @@ fn open(path: &Path, threads: usize) -> Result<Opened, VideoError> {
     })
 }
 
-/// Reads a clip's container and stream headers (no decoding): size, frame rate, duration,
-/// whether it has audio. For protocol validation before a session.
+/// Reads a clip's headers and demuxes (without decoding) every packet of its video stream:
+/// size, frame rate, whether it has audio, and the duration *measured* from the packets that
+/// are really in the file ([`ClipInfo::duration`]; what the headers claim is in
+/// [`ClipInfo::stated_duration`]). For protocol validation before a session; costs one read
+/// of the file.
 pub fn probe(path: &Path) -> Result<ClipInfo, VideoError> {
-    open(path, 1).map(|opened| opened.info)
+    let mut opened = open(path, 1)?;
+    let (frames, duration) = measure_packets(path, &mut opened)?;
+    let mut info = opened.info;
+    info.measured_frames = Some(frames);
+    info.duration = duration;
+    Ok(info)
+}
+
+impl ClipInfo {
+    /// A sentence for the user when the measured duration falls short of (or exceeds) the
+    /// stated one by more than a frame: the file is probably truncated. `None` when they agree
+    /// or nothing was measured.
+    pub fn length_warning(&self) -> Option<String> {
+        self.measured_frames?;
+        let period = self.frame_rate.map_or(SessionTime::from_millis(40), |fps| {
+            SessionTime((1e9 / fps).round() as i64)
+        });
+        let gap = (self.stated_duration.as_nanos() - self.duration.as_nanos()).abs();
+        (self.stated_duration > SessionTime::ZERO && gap > period.as_nanos()).then(|| {
+            format!(
+                "the header states {:.3} s but the video packets in the file last {:.3} s: the file may be truncated; its measured length is used",
+                self.stated_duration.as_millis_f64() / 1000.0,
+                self.duration.as_millis_f64() / 1000.0
+            )
+        })
+    }
+}
+
+/// Counts the video stream's packets and measures their span, from the first timestamp to the
+/// end of the last packet. A packet the demuxer marks corrupt (cut short by the end of the
+/// file) does not count.
+fn measure_packets(path: &Path, opened: &mut Opened) -> Result<(u64, SessionTime), VideoError> {
+    let nominal = match opened.info.frame_rate {
+        Some(fps) => SessionTime((1e9 / fps).round() as i64),
+        None => SessionTime::from_millis(40),
+    };
+    let nominal_ticks = ticks_of(nominal, opened.time_base);
+    let mut packet = ffmpeg::Packet::empty();
+    let (mut first, mut end): (Option<i64>, Option<i64>) = (None, None);
+    let mut count = 0u64;
+    loop {
+        match packet.read(&mut opened.input) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Eof) => break,
+            // The demuxer resyncs past a corrupt packet (as in decoding).
+            Err(ffmpeg::Error::InvalidData) => continue,
+            // Any other read error ends what the file holds: a truncated file is measured up
+            // to it, an unreadable one has no packets and fails below.
+            Err(_) => break,
+        }
+        if packet.stream() != opened.stream_index || packet.is_corrupt() {
+            continue;
+        }
+        let Some(ts) = packet.pts().or(packet.dts()) else {
+            continue;
+        };
+        let duration = if packet.duration() > 0 {
+            packet.duration()
+        } else {
+            nominal_ticks
+        };
+        count += 1;
+        first = Some(first.map_or(ts, |f| f.min(ts)));
+        let this_end = ts.saturating_add(duration);
+        end = Some(end.map_or(this_end, |e| e.max(this_end)));
+    }
+    match (first, end) {
+        (Some(first), Some(end)) if count > 0 => {
+            Ok((count, SessionTime(ts_to_ns(end - first, opened.time_base))))
+        }
+        _ => Err(VideoError::Decode {
+            path: path.to_owned(),
+            source: ffmpeg::Error::InvalidData,
+        }),
+    }
 }
 
 /// Turns decoded frames into [`VideoFrame`]s: timestamps to clip time, pixels to RGBA.
@@ -672,9 +770,30 @@ mod tests {
         assert_eq!((info.width, info.height), (160, 120));
         assert_eq!(info.frame_rate, Some(30.0));
         assert_eq!(info.duration, SessionTime::from_millis(2000));
+        assert_eq!(info.stated_duration, SessionTime::from_millis(2000));
+        assert_eq!(info.measured_frames, Some(60));
+        assert_eq!(info.length_warning(), None);
         assert_eq!(info.stated_frames, Some(60));
         assert!(!info.has_audio);
         assert_eq!(info.codec, "h264");
+    }
+
+    #[test]
+    fn truncated_mp4_is_probed_at_its_measured_length_not_its_header_length() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/truncated_mp4_header_says_2s.mp4");
+        let info = probe(&path).unwrap();
+        assert_eq!(info.stated_duration, SessionTime::from_millis(2000));
+        assert_eq!(info.stated_frames, Some(20));
+        let frames = info.measured_frames.unwrap();
+        assert!((1..20).contains(&frames), "{info:?}");
+        // 10 fps: the measured duration is the packets' span, 100 ms each.
+        assert_eq!(info.duration, SessionTime::from_millis(100 * frames as i64));
+        let warning = info.length_warning().unwrap();
+        assert!(
+            warning.contains("2.000 s") && warning.contains("truncated"),
+            "{warning}"
+        );
     }
 
     #[test]
