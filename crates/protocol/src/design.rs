@@ -1,9 +1,11 @@
 //! The design engine: a pure function from (protocol, participant, session) to a trial plan.
 //!
 //! Counterbalancing uses the participant's number `k`: with `n` rotations (the number of within
-//! conditions under Latin-square pairing, else 1) and `B` between-subject groups, participant k
-//! gets rotation `k mod n` and group `((k - 1) div n) mod B`, so participants 1..n·B cover every
-//! rotation in every group. Everything random comes from one seeded [`Stream`].
+//! conditions under Latin-square pairing, else 1), `w` Williams rows (n for an even number of
+//! levels, 2n for odd, else 1), `L = lcm(n, w)` and `B` between-subject groups, participant k
+//! gets rotation `k mod n`, Williams row `k mod w` and group `((k - 1) div L) mod B`, so
+//! participants 1..L·B cover every rotation and row in every group. Everything random comes from
+//! one seeded [`Stream`]; the arithmetic on `k` cannot overflow (any `u64` is a valid number).
 
 use std::collections::BTreeMap;
 
@@ -25,13 +27,23 @@ pub struct TrialPlan {
     pub protocol_sha256: String,
     /// The participant's Latin-square rotation (0 when there is none).
     pub rotation: u64,
+    /// The participant's row of the Williams square (block or trial order), if one is used.
+    pub williams_row: Option<u64>,
     /// Between-subject factor levels assigned to this participant.
     pub between: BTreeMap<String, String>,
+    /// Ids of the `[[before]]` steps that run (their `when` holds for this participant).
+    pub before_steps: Vec<String>,
+    /// Ids of the `[[after]]` steps that run.
+    pub after_steps: Vec<String>,
+    /// Drawn durations of the timed `before`/`after` steps that run: step id → ms.
+    pub durations_ms: BTreeMap<String, u32>,
+    /// Item order of shuffled `before`/`after` steps: step id → items as presented.
+    pub item_order: BTreeMap<String, Vec<String>>,
     pub trials: Vec<PlannedTrial>,
 }
 
 /// One trial of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct PlannedTrial {
     /// Position in the session, from 1, practice trials included.
     pub index: u32,
@@ -44,6 +56,14 @@ pub struct PlannedTrial {
     pub conditions: BTreeMap<String, String>,
     /// A rest break comes before this trial.
     pub break_before: bool,
+    /// Ids of the procedure steps that run in this trial, in order (their `when` holds).
+    pub steps: Vec<String>,
+    /// Every timed step that runs (fixation, blank) → its duration in ms, drawn when jittered.
+    pub durations_ms: BTreeMap<String, u32>,
+    /// The inter-trial interval before this trial, ms (0: none; always 0 for the first trial).
+    pub iti_ms: u32,
+    /// Shuffled steps (`shuffle_items`) → their items in the order presented.
+    pub item_order: BTreeMap<String, Vec<String>>,
 }
 
 /// Why no plan could be made.
@@ -108,9 +128,69 @@ pub fn n_groups(p: &Protocol) -> u64 {
         .product()
 }
 
-/// How many participants make one full counterbalancing cycle.
+/// The factor whose levels a Williams square orders, if any (block or trial order).
+fn williams_factor(p: &Protocol) -> Option<&Factor> {
+    let name = match &p.design().blocks {
+        Blocks::ByFactor {
+            factor,
+            order: BlockOrder::Williams,
+        } => Some(factor),
+        _ => p.design().order.williams.as_ref(),
+    }?;
+    p.factors().iter().find(|f| f.name == *name)
+}
+
+/// Number of Williams rows (1 when no Williams order is used).
+pub fn n_williams_rows(p: &Protocol) -> u64 {
+    williams_factor(p).map_or(1, |f| williams(f.levels.len()).len() as u64)
+}
+
+/// A balanced Latin square (Williams 1949) for `n` conditions: n rows for even n, 2n for odd.
+/// Row 0 is 0, 1, n−1, 2, n−2, …; row r adds r mod n; for odd n, rows n..2n−1 are rows
+/// 0..n−1 reversed. Across the rows each condition immediately precedes every other equally
+/// often (once for even n, twice for odd n).
+pub fn williams(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut first = Vec::with_capacity(n);
+    let (mut lo, mut hi) = (1, n - 1);
+    first.push(0);
+    while first.len() < n {
+        first.push(lo);
+        lo += 1;
+        if first.len() < n {
+            first.push(hi);
+            hi -= 1;
+        }
+    }
+    let mut rows: Vec<Vec<usize>> = (0..n)
+        .map(|r| first.iter().map(|&c| (c + r) % n).collect())
+        .collect();
+    if n % 2 == 1 {
+        let reversed: Vec<Vec<usize>> = rows
+            .iter()
+            .map(|r| r.iter().rev().copied().collect())
+            .collect();
+        rows.extend(reversed);
+    }
+    rows
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Participants per cycle of the within-subject counterbalancing (rotations and Williams rows).
+fn within_cycle(p: &Protocol) -> u64 {
+    let (n, w) = (n_rotations(p), n_williams_rows(p));
+    n / gcd(n, w) * w
+}
+
+/// How many participants make one full counterbalancing cycle (saturating: validation keeps
+/// designs far below `u64::MAX`).
 pub fn cycle_length(p: &Protocol) -> u64 {
-    n_rotations(p) * n_groups(p)
+    within_cycle(p).saturating_mul(n_groups(p))
 }
 
 /// Every within-subject condition: the crossing of within factors (last factor fastest).
@@ -149,13 +229,16 @@ fn soundtrack_of(p: &Protocol, conditions: &BTreeMap<String, String>) -> Option<
     conditions.get(&f.name).filter(|l| *l != SILENCE).cloned()
 }
 
-/// Participant k's rotation and group.
-fn assignment(p: &Protocol, k: u64) -> (u64, u64) {
-    let n = n_rotations(p);
+/// Participant k's rotation, Williams row and group.
+fn assignment(p: &Protocol, k: u64) -> (u64, u64, u64) {
     let b = n_groups(p);
-    let rotation = k % n;
-    let group = ((k + n * b - 1) / n) % b;
-    (rotation, group)
+    let rotation = k % n_rotations(p);
+    let row = k % n_williams_rows(p);
+    let group = match k.checked_sub(1) {
+        Some(k1) => (k1 / within_cycle(p)) % b,
+        None => b - 1,
+    };
+    (rotation, row, group)
 }
 
 /// The test trials of one participant, before ordering (repetitions included).
@@ -170,6 +253,7 @@ fn items(p: &Protocol, rotation: u64, group: u64) -> Vec<Item> {
             conditions,
         }
     };
+    let clips: Vec<&Stimulus> = p.clips().iter().filter(|c| !c.practice).collect();
     let mut one: Vec<Item> = Vec::new();
     match &p.design().pairing {
         Pairing::ConditionsFile(rows) => {
@@ -181,15 +265,15 @@ fn items(p: &Protocol, rotation: u64, group: u64) -> Vec<Item> {
                 one.push(item);
             }
         }
-        _ if p.clips().is_empty() => one.extend(conds.iter().map(|c| make(None, c))),
+        _ if clips.is_empty() => one.extend(conds.iter().map(|c| make(None, c))),
         Pairing::Crossed => {
-            for clip in p.clips() {
+            for clip in &clips {
                 one.extend(conds.iter().map(|c| make(Some(&clip.id), c)));
             }
         }
         Pairing::LatinSquare => {
             let n = conds.len() as u64;
-            for (i, clip) in p.clips().iter().enumerate() {
+            for (i, clip) in clips.iter().enumerate() {
                 let c = &conds[((i as u64 + rotation) % n) as usize];
                 one.push(make(Some(&clip.id), c));
             }
@@ -325,7 +409,8 @@ pub fn plan(
     session: u32,
 ) -> Result<TrialPlan, PlanError> {
     let k = participant.number();
-    let (rotation, group) = assignment(p, k);
+    let (rotation, row, group) = assignment(p, k);
+    let williams_row = williams_factor(p).map(|_| row);
     let seed = session_seed(protocol_seed(p), participant.label(), session);
     let mut rng = Stream::new(seed);
     let test_items = items(p, rotation, group);
@@ -336,6 +421,9 @@ pub fn plan(
     // Blocks: groups of items in block order, each ordered under the constraints.
     let mut blocks: Vec<Vec<Item>> = Vec::new();
     match &p.design().blocks {
+        Blocks::None if p.design().order.williams.is_some() => {
+            blocks.push(williams_trials(p, &test_items, row));
+        }
         Blocks::None => blocks.push(order_block(p, test_items.clone(), &mut rng, "")?),
         Blocks::Count(n) => {
             let ordered = order_block(p, test_items.clone(), &mut rng, "")?;
@@ -357,6 +445,13 @@ pub fn plan(
                     let n = levels.len();
                     levels.rotate_left((k % n as u64) as usize);
                 }
+                BlockOrder::Williams => {
+                    let square = williams(levels.len());
+                    levels = square[row as usize % square.len()]
+                        .iter()
+                        .map(|&i| f.levels[i].clone())
+                        .collect();
+                }
             }
             for level in levels {
                 let in_block: Vec<Item> = test_items
@@ -376,15 +471,29 @@ pub fn plan(
     let mut trials = Vec::new();
     let practice: Vec<Item> = match &p.design().practice {
         Practice::None => Vec::new(),
+        Practice::Random(n) if has_practice_material(p) => (0..*n)
+            .map(|_| practice_item(p, group, &mut rng))
+            .collect(),
         Practice::Random(n) => (0..*n)
             .map(|_| test_items[rng.below(test_items.len() as u64) as usize].clone())
             .collect(),
         Practice::Trials(list) => list
             .iter()
-            .map(|(clip, soundtrack)| Item {
-                clip: clip.clone(),
-                soundtrack: soundtrack.clone(),
-                conditions: between_levels(p, group).into_iter().collect(),
+            .map(|(clip, soundtrack)| {
+                let mut conditions: BTreeMap<String, String> =
+                    between_levels(p, group).into_iter().collect();
+                // A practice trial carries its soundtrack's id as the soundtrack factor's value.
+                if let Some(f) = p.factors().iter().find(|f| f.soundtrack) {
+                    conditions.insert(
+                        f.name.clone(),
+                        soundtrack.clone().unwrap_or_else(|| SILENCE.to_string()),
+                    );
+                }
+                Item {
+                    clip: clip.clone(),
+                    soundtrack: soundtrack.clone(),
+                    conditions,
+                }
             })
             .collect(),
     };
@@ -397,6 +506,7 @@ pub fn plan(
             soundtrack: item.soundtrack,
             conditions: item.conditions,
             break_before: false,
+            ..PlannedTrial::default()
         });
     }
     let n_practice = trials.len();
@@ -415,20 +525,168 @@ pub fn plan(
                 soundtrack: item.soundtrack,
                 conditions: item.conditions,
                 break_before: new_block || periodic || after_practice,
+                ..PlannedTrial::default()
             });
             test_pos += 1;
         }
     }
+    // Drawn after the order, so a protocol without jitter or shuffled items keeps its plans.
+    for t in &mut trials {
+        fill_trial(p, t, &mut rng);
+    }
+    let between: BTreeMap<String, String> = between_levels(p, group).into_iter().collect();
+    let mut durations_ms = BTreeMap::new();
+    let mut item_order = BTreeMap::new();
+    let mut session_steps = |steps: &[Step], rng: &mut Stream| -> Vec<String> {
+        let lookup = |var: &str| between.get(var).cloned();
+        let mut ids = Vec::new();
+        for step in steps {
+            let drawn = draw_step(step, rng);
+            if step.when.as_ref().is_none_or(|c| c.eval(&lookup)) {
+                ids.push(step.id.clone());
+                if let Some(ms) = drawn.0 {
+                    durations_ms.insert(step.id.clone(), ms);
+                }
+                if let Some(order) = drawn.1 {
+                    item_order.insert(step.id.clone(), order);
+                }
+            }
+        }
+        ids
+    };
+    let before_steps = session_steps(p.before(), &mut rng);
+    let after_steps = session_steps(p.after(), &mut rng);
     Ok(TrialPlan {
+        before_steps,
+        after_steps,
+        durations_ms,
+        item_order,
         participant: participant.label().to_string(),
         session,
         seed,
         experiment: p.experiment().id.clone(),
         protocol_sha256: p.sha256().to_string(),
         rotation,
-        between: between_levels(p, group).into_iter().collect(),
+        williams_row,
+        between,
         trials,
     })
+}
+
+/// A trial-level Williams order: each repetition's trials in the order of the participant's row
+/// (validation guarantees one trial per level per repetition).
+fn williams_trials(p: &Protocol, items: &[Item], row: u64) -> Vec<Item> {
+    let f = williams_factor(p).expect("validated");
+    let square = williams(f.levels.len());
+    let order = &square[row as usize % square.len()];
+    let n = f.levels.len();
+    let mut out = Vec::with_capacity(items.len());
+    for rep in items.chunks(n) {
+        for &level in order {
+            if let Some(item) = rep
+                .iter()
+                .find(|i| i.conditions.get(&f.name) == Some(&f.levels[level]))
+            {
+                out.push(item.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Is any clip or soundtrack declared `practice = true`?
+fn has_practice_material(p: &Protocol) -> bool {
+    p.stimuli().any(|s| s.practice)
+}
+
+/// One practice trial drawn from the practice material: a practice clip (or a test clip when no
+/// clip is practice-only) with a practice soundtrack (or silence when no soundtrack is).
+fn practice_item(p: &Protocol, group: u64, rng: &mut Stream) -> Item {
+    let pick = |pool: Vec<&Stimulus>, rng: &mut Stream| -> Option<String> {
+        (!pool.is_empty()).then(|| pool[rng.below(pool.len() as u64) as usize].id.clone())
+    };
+    let practice_clips: Vec<&Stimulus> = p.clips().iter().filter(|c| c.practice).collect();
+    let clip = if practice_clips.is_empty() {
+        pick(p.clips().iter().collect(), rng)
+    } else {
+        pick(practice_clips, rng)
+    };
+    let soundtrack = pick(p.soundtracks().iter().filter(|s| s.practice).collect(), rng);
+    let mut conditions: BTreeMap<String, String> = between_levels(p, group).into_iter().collect();
+    if let Some(f) = p.factors().iter().find(|f| f.soundtrack) {
+        conditions.insert(
+            f.name.clone(),
+            soundtrack.clone().unwrap_or_else(|| SILENCE.to_string()),
+        );
+    }
+    Item {
+        clip,
+        soundtrack,
+        conditions,
+    }
+}
+
+/// Draws a trial's inter-trial interval, step durations and item orders, and lists the steps
+/// whose `when` holds. Every step draws whether or not it runs, so a condition never shifts the
+/// draws of later steps.
+fn fill_trial(p: &Protocol, t: &mut PlannedTrial, rng: &mut Stream) {
+    t.iti_ms = match p.design().iti_ms {
+        _ if t.index == 1 => 0,
+        Duration::Fixed(ms) => ms,
+        Duration::Uniform { min, max } => draw_uniform(min, max, rng),
+    };
+    let lookup = |var: &str| -> Option<String> {
+        match var {
+            "clip" => t.clip.clone(),
+            "soundtrack" => Some(t.soundtrack.clone().unwrap_or_else(|| SILENCE.to_string())),
+            factor => t.conditions.get(factor).cloned(),
+        }
+    };
+    let mut steps = Vec::new();
+    let mut durations_ms = BTreeMap::new();
+    let mut item_order = BTreeMap::new();
+    for step in p.procedure() {
+        let (ms, order) = draw_step(step, rng);
+        if step.when.as_ref().is_none_or(|c| c.eval(&lookup)) {
+            steps.push(step.id.clone());
+            if let Some(ms) = ms {
+                durations_ms.insert(step.id.clone(), ms);
+            }
+            if let Some(order) = order {
+                item_order.insert(step.id.clone(), order);
+            }
+        }
+    }
+    t.steps = steps;
+    t.durations_ms = durations_ms;
+    t.item_order = item_order;
+}
+
+/// A step's duration (timed steps) and item order (shuffled steps), drawn from the stream only
+/// when jittered or shuffled.
+fn draw_step(step: &Step, rng: &mut Stream) -> (Option<u32>, Option<Vec<String>>) {
+    let ms = step.duration().map(|d| match *d {
+        Duration::Fixed(ms) => ms,
+        Duration::Uniform { min, max } => draw_uniform(min, max, rng),
+    });
+    let items: Option<Vec<String>> = match &step.kind {
+        StepKind::Rating(r) if r.shuffle_items => Some(r.items.clone()),
+        StepKind::Questionnaire(q) if q.shuffle_items => {
+            Some(q.items.iter().map(|i| i.key.clone()).collect())
+        }
+        _ => None,
+    };
+    let order = items.map(|mut items| {
+        rng.shuffle(&mut items);
+        items
+    });
+    (ms, order)
+}
+
+/// A whole number of ms, uniform on `min..=max`.
+fn draw_uniform(min: u32, max: u32, rng: &mut Stream) -> u32 {
+    let span = u64::from(max - min) + 1;
+    min + rng.below(span) as u32
 }
 
 /// One cell of a counterbalancing table.
@@ -439,11 +697,42 @@ pub struct Cell {
     pub count: u64,
 }
 
-/// How often each clip × condition cell occurs (test trials only) over participants 1..=n.
+/// How often each clip × condition cell occurs (test trials only) over participants 1..=n, who
+/// gets which assignment, and how often each condition immediately follows another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Counterbalance {
     pub participants: u64,
+    /// Participants per full counterbalancing cycle.
+    pub cycle: u64,
     pub cells: Vec<Cell>,
+    /// The assignment sheet: one row per participant.
+    pub assignments: Vec<Assignment>,
+    /// Ordered pairs of consecutive conditions (of blocks, when blocks are by a factor; else of
+    /// test trials) and how often they occur.
+    pub carryover: Vec<Carryover>,
+}
+
+/// What one participant is assigned (what a research assistant prints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    pub participant: String,
+    /// The Latin-square rotation (0 when there is none).
+    pub rotation: u64,
+    /// The between-subject group: its levels joined with `|` (empty without between factors).
+    pub group: String,
+    /// The order of the block levels (blocks by a factor) or of the Williams-ordered levels;
+    /// `None` when trials are shuffled without blocks.
+    pub order: Option<Vec<String>>,
+    /// The Williams row, if a Williams order is used.
+    pub williams_row: Option<u64>,
+}
+
+/// `then` immediately followed `first` this many times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Carryover {
+    pub first: String,
+    pub then: String,
+    pub count: u64,
 }
 
 /// The counterbalancing table for participants `1..=n`. Every cell the design can produce is
@@ -458,14 +747,74 @@ pub fn counterbalance(p: &Protocol, n: u64) -> Result<Counterbalance, PlanError>
             }
         }
     }
+    let within: Vec<&str> = p
+        .factors()
+        .iter()
+        .filter(|f| f.within)
+        .map(|f| f.name.as_str())
+        .collect();
+    let block_factor = match &p.design().blocks {
+        Blocks::ByFactor { factor, .. } => Some(factor.clone()),
+        _ => None,
+    };
+    let label = |t: &PlannedTrial| -> String {
+        match &block_factor {
+            Some(f) => t.conditions.get(f).cloned().unwrap_or_default(),
+            None => within
+                .iter()
+                .map(|f| t.conditions.get(*f).map_or("", String::as_str))
+                .collect::<Vec<_>>()
+                .join("|"),
+        }
+    };
+    let mut assignments = Vec::new();
+    let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
     for k in 1..=n {
         let id = ParticipantId::parse(&k.to_string()).expect("a number is a valid id");
-        for t in plan(p, &id, 1)?.trials.into_iter().filter(|t| !t.practice) {
+        let plan = plan(p, &id, 1)?;
+        let test: Vec<&PlannedTrial> = plan.trials.iter().filter(|t| !t.practice).collect();
+        // The sequence whose carryover matters: blocks (one label per block) or trials.
+        let mut seq: Vec<String> = Vec::new();
+        let mut last_block = None;
+        for t in &test {
+            if block_factor.is_none() || last_block != Some(t.block) {
+                seq.push(label(t));
+                last_block = Some(t.block);
+            }
+        }
+        for w in seq.windows(2) {
+            *pairs.entry((w[0].clone(), w[1].clone())).or_insert(0) += 1;
+        }
+        let order = if block_factor.is_some() || plan.williams_row.is_some() {
+            let mut o: Vec<String> = Vec::new();
+            for s in &seq {
+                if !o.contains(s) {
+                    o.push(s.clone());
+                }
+            }
+            Some(o)
+        } else {
+            None
+        };
+        assignments.push(Assignment {
+            participant: plan.participant.clone(),
+            rotation: plan.rotation,
+            group: plan.between.values().cloned().collect::<Vec<_>>().join("|"),
+            order,
+            williams_row: plan.williams_row,
+        });
+        for t in plan.trials.into_iter().filter(|t| !t.practice) {
             *counts.entry((t.clip, t.conditions)).or_insert(0) += 1;
         }
     }
     Ok(Counterbalance {
         participants: n,
+        cycle: cycle_length(p),
+        assignments,
+        carryover: pairs
+            .into_iter()
+            .map(|((first, then), count)| Carryover { first, then, count })
+            .collect(),
         cells: counts
             .into_iter()
             .map(|((clip, conditions), count)| Cell {

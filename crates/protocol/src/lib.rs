@@ -29,8 +29,10 @@
 //! assert_eq!(p1.trials.len(), 2);
 //! ```
 
+mod cond;
 mod design;
 mod diag;
+pub mod instruments;
 pub mod model;
 pub mod order;
 mod raw;
@@ -43,8 +45,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use design::{
-    Cell, Counterbalance, PlanError, PlannedTrial, TrialPlan, check_orderable, counterbalance,
-    cycle_length, plan, protocol_seed,
+    Assignment, Carryover, Cell, Counterbalance, PlanError, PlannedTrial, TrialPlan,
+    check_orderable, counterbalance, cycle_length, n_groups, n_rotations, n_williams_rows, plan,
+    protocol_seed, williams,
 };
 pub use diag::{Diagnostic, Diagnostics};
 pub use model::Protocol;

@@ -28,6 +28,9 @@ pub struct RawProtocol {
     pub procedure: S<Vec<S<RawStep>>>,
     #[serde(default)]
     pub after: Vec<S<RawStep>>,
+    /// Overrides of participant-visible labels.
+    #[serde(default)]
+    pub text: Option<BTreeMap<S<String>, S<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +43,8 @@ pub struct RawExperiment {
     pub description: Option<String>,
     #[serde(default)]
     pub authors: Vec<String>,
+    #[serde(default)]
+    pub language: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,11 +54,15 @@ pub struct RawStimuli {
     pub clips: BTreeMap<S<String>, S<RawStimulus>>,
     #[serde(default)]
     pub soundtracks: BTreeMap<S<String>, S<RawStimulus>>,
+    /// Bring every soundtrack to this integrated loudness (LUFS) when it is loaded.
+    #[serde(default)]
+    pub normalize_lufs: Option<S<f64>>,
 }
 
 /// A stimulus is a path, or a table with the path and options. (Not `#[serde(untagged)]`:
 /// untagged enums buffer their input and lose the spans of everything inside.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // Parsed once per stimulus; boxing would only add noise.
 pub enum RawStimulus {
     Path(String),
     Table(RawStimulusTable),
@@ -69,6 +78,17 @@ pub struct RawStimulusTable {
     pub fade_in_ms: Option<S<u32>>,
     #[serde(default)]
     pub fade_out_ms: Option<S<u32>>,
+    #[serde(default)]
+    pub practice: Option<S<bool>>,
+    #[serde(default)]
+    pub valence: Option<S<f64>>,
+    #[serde(default)]
+    pub arousal: Option<S<f64>>,
+    #[serde(default)]
+    pub scene: Option<S<String>>,
+    /// CSV `t_s,valence,arousal`: the soundtrack's affect per second.
+    #[serde(default)]
+    pub curve: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,13 +125,15 @@ pub struct RawDesign {
     #[serde(default)]
     pub repetitions: Option<S<u32>>,
     #[serde(default)]
-    pub order: Option<S<RawOrder>>,
+    pub order: Option<S<RawOrderSpec>>,
     #[serde(default)]
     pub blocks: Option<S<RawBlocks>>,
     #[serde(default)]
     pub practice: Option<S<RawPractice>>,
     #[serde(default)]
     pub break_every: Option<S<u32>>,
+    #[serde(default)]
+    pub iti_ms: Option<S<RawMs>>,
     #[serde(default)]
     pub seed: Option<S<u64>>,
 }
@@ -125,6 +147,13 @@ pub struct RawOrder {
     pub max_run: Option<S<RawPerKey>>,
     #[serde(default)]
     pub min_distance: Option<S<RawPerKey>>,
+}
+
+/// A trial order: a keyword (`"williams"`, `"shuffle"`, `"fixed"`) or a table.
+#[derive(Debug)]
+pub enum RawOrderSpec {
+    Keyword(String),
+    Table(RawOrder),
 }
 
 /// A number for the default key(s), or a table of key → number.
@@ -163,10 +192,18 @@ pub struct RawPracticeTrial {
     pub soundtrack: Option<S<String>>,
 }
 
-/// One step of a procedure: exactly one of these keys.
+/// One step of a procedure: exactly one of the kind keys, and the step-level keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
+    #[serde(default)]
+    pub id: Option<S<String>>,
+    #[serde(default)]
+    pub when: Option<S<String>>,
+    #[serde(default)]
+    pub timeout_ms: Option<S<i64>>,
+    #[serde(default)]
+    pub consent: Option<S<RawInstructions>>,
     #[serde(default)]
     pub instructions: Option<S<RawInstructions>>,
     #[serde(default)]
@@ -201,7 +238,20 @@ pub struct RawInstructions {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDuration {
-    pub ms: S<u32>,
+    pub ms: S<RawMs>,
+}
+
+/// Milliseconds: a number, or `{ uniform = [min, max] }`.
+#[derive(Debug)]
+pub enum RawMs {
+    Fixed(i64),
+    Uniform(RawUniform),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUniform {
+    pub uniform: S<Vec<S<i64>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,13 +279,22 @@ pub struct RawRating {
     #[serde(default)]
     pub dims: Option<S<Vec<S<String>>>>,
     #[serde(default)]
-    pub items: Option<S<Vec<S<String>>>>,
+    pub items: Option<S<Vec<S<RawRatingItem>>>>,
     #[serde(default)]
     pub prompt: Option<String>,
     #[serde(default)]
     pub anchors: Option<S<Vec<String>>>,
     #[serde(default)]
     pub points: Option<S<u32>>,
+    #[serde(default)]
+    pub shuffle_items: bool,
+}
+
+/// A rating item: a name, or (bipolar scales) a pair of labels.
+#[derive(Debug)]
+pub enum RawRatingItem {
+    Name(String),
+    Pair(Vec<S<String>>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +305,9 @@ pub struct RawTimeEstimate {
     pub unit: Option<S<String>>,
     #[serde(default)]
     pub prompt: Option<String>,
+    /// `hold` (default) or `toggle`, for reproductions.
+    #[serde(default)]
+    pub input: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,6 +317,10 @@ pub struct RawChoice {
     pub options: S<Vec<S<String>>>,
     #[serde(default)]
     pub correct: Option<S<String>>,
+    #[serde(default)]
+    pub attention_check: Option<S<bool>>,
+    #[serde(default)]
+    pub feedback: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +332,8 @@ pub struct RawRecognition {
     pub prompt: Option<String>,
     #[serde(default)]
     pub confidence: Option<S<u32>>,
+    #[serde(default)]
+    pub feedback: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,13 +350,36 @@ pub struct RawQuestionnaire {
     /// A built-in questionnaire: `demographics` or `gold-msi`.
     #[serde(default)]
     pub builtin: Option<S<String>>,
-    /// Or custom Likert items.
+    /// Or custom items: texts, or tables with `text`, `reverse`, `scale`, `options`, `key`.
     #[serde(default)]
-    pub items: Option<S<Vec<S<String>>>>,
+    pub items: Option<S<Vec<S<RawQuestionItem>>>>,
     #[serde(default)]
     pub points: Option<S<u32>>,
     #[serde(default)]
     pub id: Option<S<String>>,
+    #[serde(default)]
+    pub shuffle_items: bool,
+}
+
+/// A custom questionnaire item: its text, or a table.
+#[derive(Debug)]
+pub enum RawQuestionItem {
+    Text(String),
+    Table(RawQuestionTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuestionTable {
+    pub text: S<String>,
+    #[serde(default)]
+    pub key: Option<S<String>>,
+    #[serde(default)]
+    pub reverse: Option<S<bool>>,
+    #[serde(default)]
+    pub scale: Option<S<String>>,
+    #[serde(default)]
+    pub options: Option<S<Vec<S<String>>>>,
 }
 
 /// `Deserialize` for a two-shape value (a scalar or a table/array) that keeps the spans of the
@@ -338,3 +429,15 @@ either_shape!(RawPerKey, "a number, or a table of key = number",
 either_shape!(RawPractice, "a number of trials, or a list of { clip, soundtrack }",
     scalar: visit_i64(i64) => |v| to_u32(v).map(RawPractice::Count),
     seq: Vec<S<RawPracticeTrial>> => RawPractice::Trials);
+either_shape!(RawMs, "a number of milliseconds, or { uniform = [min, max] }",
+    scalar: visit_i64(i64) => |v| Ok(RawMs::Fixed(v)),
+    map: RawUniform => RawMs::Uniform);
+either_shape!(RawRatingItem, "an item name, or a pair of labels [\"left\", \"right\"]",
+    scalar: visit_str(&str) => |v: &str| Ok(RawRatingItem::Name(v.to_string())),
+    seq: Vec<S<String>> => RawRatingItem::Pair);
+either_shape!(RawQuestionItem, "an item's text, or a table with `text`",
+    scalar: visit_str(&str) => |v: &str| Ok(RawQuestionItem::Text(v.to_string())),
+    map: RawQuestionTable => RawQuestionItem::Table);
+either_shape!(RawOrderSpec, "\"williams\", \"shuffle\", \"fixed\", or a table such as { shuffle = true, max_run = 2 }",
+    scalar: visit_str(&str) => |v: &str| Ok(RawOrderSpec::Keyword(v.to_string())),
+    map: RawOrder => RawOrderSpec::Table);

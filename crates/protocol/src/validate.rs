@@ -13,7 +13,13 @@ use crate::diag::{Diagnostic, SourceMap, did_you_mean};
 use crate::model::*;
 use crate::raw::*;
 
+mod meta;
+mod steps;
+use steps::{Seen, StepEnv, StepPlace, WhenVars};
+
 const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
+/// The most practice trials drawn by count.
+pub(crate) const MAX_PRACTICE: u32 = 100;
 const AUDIO_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a", "aac"];
 /// Names that would collide with columns of the exported tables.
 const RESERVED_FACTOR_NAMES: &[&str] = &[
@@ -26,28 +32,6 @@ const RESERVED_FACTOR_NAMES: &[&str] = &[
     "practice",
     "index",
 ];
-const DEMOGRAPHICS: &[&str] = &["age", "gender", "years_of_musical_training", "handedness"];
-const GOLD_MSI_GENERAL: &[&str] = &[
-    "I spend a lot of my free time doing music-related activities.",
-    "I enjoy writing about music, for example on blogs and forums.",
-    "If somebody starts singing a song I don't know, I can usually join in.",
-    "I can sing or play music from memory.",
-    "I am able to hit the right notes when I sing along with a recording.",
-    "I can compare and discuss differences between two performances or versions of the same piece of music.",
-    "I have never been complimented for my talents as a musical performer.",
-    "I often read or search the internet for things related to music.",
-    "I am not able to sing in harmony when somebody is singing a familiar tune.",
-    "I am able to identify what is special about a given musical piece.",
-    "When I sing, I have no idea whether I'm in tune or not.",
-    "Music is kind of an addiction for me - I couldn't live without it.",
-    "I don't like singing in public because I'm afraid that I would sing wrong notes.",
-    "I would not consider myself a musician.",
-    "After hearing a new song two or three times, I can usually sing it by myself.",
-    "I can tell when people sing or play out of tune.",
-    "When I hear a piece of music I can usually identify its genre.",
-    "I would not consider myself a musician.",
-];
-
 pub(crate) struct Ctx<'a> {
     pub map: SourceMap<'a>,
     pub diags: Vec<Diagnostic>,
@@ -65,6 +49,18 @@ impl<'a> Ctx<'a> {
         let mut d = self.map.diag(span, msg);
         d.help = help;
         self.diags.push(d);
+    }
+
+    /// A diagnostic at a location recorded earlier (e.g. a stimulus declaration).
+    fn diag_at(&self, at: &Location) -> Diagnostic {
+        Diagnostic {
+            file: at.file.clone(),
+            line: at.line,
+            col: at.col,
+            message: String::new(),
+            help: None,
+            source_line: self.map.text.lines().nth(at.line.saturating_sub(1)).map(str::to_string),
+        }
     }
 
     fn location(&self, span: &Range<usize>) -> Location {
@@ -183,13 +179,50 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
         cx,
     );
     let has_clip_step_needed = !clips.is_empty() || !soundtracks.is_empty();
-    let procedure = steps(&raw.procedure, StepPlace::Trial, &clips, cx);
+    let mut seen = Seen::default();
+    for f in &factors {
+        seen.taken
+            .insert(f.name.clone(), format!("factor `{}` has this name", f.name));
+    }
+    for name in RESERVED_FACTOR_NAMES {
+        seen.taken.insert(
+            name.to_string(),
+            "it is a column of the exported data".to_string(),
+        );
+    }
+    let session_vars = WhenVars::session(&factors);
+    let trial_vars = WhenVars::trial(&factors, &clips, &soundtracks);
+    let session_env = StepEnv {
+        place: StepPlace::Session,
+        clips: &clips,
+        vars: &session_vars,
+    };
+    let trial_env = StepEnv {
+        place: StepPlace::Trial,
+        clips: &clips,
+        vars: &trial_vars,
+    };
+    let before = steps::steps_list(&raw.before, &session_env, &mut seen, cx);
+    let procedure = steps::steps_list(raw.procedure.get_ref(), &trial_env, &mut seen, cx);
+    let after = steps::steps_list(&raw.after, &session_env, &mut seen, cx);
+    let clip_steps: Vec<_> = raw
+        .procedure
+        .get_ref()
+        .iter()
+        .filter(|s| s.get_ref().clip.is_some())
+        .collect();
+    if clip_steps.len() > 1 {
+        cx.err(
+            clip_steps[1].span(),
+            "a trial has one `clip` step; this is the second",
+        );
+    }
     if raw.procedure.get_ref().is_empty() {
         cx.err(raw.procedure.span(), "the procedure has no steps");
     }
     let n_clip_steps = procedure
         .iter()
-        .filter(|s| matches!(s, Step::Clip { .. }))
+        .filter(|s| matches!(s.kind, StepKind::Clip { .. }))
         .count();
     if has_clip_step_needed && n_clip_steps == 0 {
         cx.err_help(
@@ -198,8 +231,23 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
             Some("add `[[procedure]]` with `clip = {}`".into()),
         );
     }
-    let before = steps_list(&raw.before, StepPlace::Session, &clips, cx);
-    let after = steps_list(&raw.after, StepPlace::Session, &clips, cx);
+    let texts = texts(raw.text.as_ref(), cx);
+    let normalize_lufs = raw
+        .stimuli
+        .as_ref()
+        .and_then(|s| s.normalize_lufs.as_ref())
+        .and_then(|l| {
+            let v = *l.get_ref();
+            if v.is_finite() && (-70.0..=0.0).contains(&v) {
+                Some(v)
+            } else {
+                cx.err(
+                    l.span(),
+                    format!("normalize_lufs = {v}: use a loudness in -70..=0 LUFS (EBU R128 broadcast is -23)"),
+                );
+                None
+            }
+        });
     let (experiment, design) = (experiment?, design?);
     if !cx.diags.is_empty() {
         return None;
@@ -213,6 +261,8 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
         before,
         procedure,
         after,
+        texts,
+        normalize_lufs,
         sha256: String::new(),
     })
 }
@@ -233,12 +283,31 @@ fn experiment(raw: &Spanned<RawExperiment>, cx: &mut Ctx<'_>) -> Option<Experime
             cx.err(v.span(), format!("experiment {field} is empty"));
         }
     }
+    let language = match &e.language {
+        None => "en".to_string(),
+        Some(l) => {
+            let ok = !l.get_ref().is_empty()
+                && l.get_ref().len() <= 35
+                && l.get_ref().split('-').all(|p| {
+                    !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric())
+                });
+            if !ok {
+                cx.err_help(
+                    l.span(),
+                    format!("language `{}` is not a language tag", l.get_ref()),
+                    Some("use a BCP 47 tag such as \"en\", \"de\" or \"pt-BR\"".into()),
+                );
+            }
+            l.get_ref().clone()
+        }
+    };
     Some(Experiment {
         id: id.clone(),
         title: e.title.get_ref().clone(),
         version: e.version.get_ref().clone(),
         description: e.description.clone(),
         authors: e.authors.clone(),
+        language,
     })
 }
 
@@ -293,6 +362,7 @@ fn stimulus_table(
             continue;
         }
         let bare;
+        let mut info = meta::Meta::default();
         let (file, gain_db, fade_in, fade_out) = match value.get_ref() {
             RawStimulus::Path(p) => {
                 bare = Spanned::new(value.span(), p.clone());
@@ -304,6 +374,7 @@ fn stimulus_table(
                 {
                     cx.err(value.span(), "clips play no sound of their own: `gain_db` and fades belong to soundtracks");
                 }
+                info = meta::meta(t, kind, cx);
                 let gain = t.gain_db.as_ref().map_or(0.0, |g| *g.get_ref());
                 if let Some(g) = &t.gain_db
                     && !(-60.0..=12.0).contains(g.get_ref())
@@ -374,6 +445,11 @@ fn stimulus_table(
             gain_db,
             fade_in_ms: fade_in,
             fade_out_ms: fade_out,
+            practice: info.practice,
+            valence: info.valence,
+            arousal: info.arousal,
+            scene: info.scene,
+            curve: info.curve,
             declared_at: cx.location(&id.span()),
         });
     }
@@ -445,6 +521,13 @@ fn factors(
         if is_soundtrack {
             for l in levels {
                 let l_s = l.get_ref();
+                if soundtracks.iter().any(|s| s.id == *l_s && s.practice) {
+                    cx.err_help(
+                        l.span(),
+                        format!("soundtrack `{l_s}` is practice-only (`practice = true`); it cannot be a level of `{name_s}`"),
+                        Some("remove `practice = true` from the soundtrack, or the level from the factor".into()),
+                    );
+                }
                 if l_s != SILENCE && !soundtracks.iter().any(|s| s.id == *l_s) {
                     cx.err_help(
                         l.span(),
@@ -596,6 +679,11 @@ fn conditions_file(
                         let mut d = csv_map.diag(at..at, format!("unknown clip `{value}`"));
                         d.help = did_you_mean(value, clips.iter().map(|c| c.id.as_str()));
                         cx.diags.push(d);
+                    } else if clips.iter().any(|c| c.id == value && c.practice) {
+                        cx.diags.push(csv_map.diag(
+                            at..at,
+                            format!("clip `{value}` is practice-only (`practice = true`); test trials cannot use it"),
+                        ));
                     }
                     row.clip = Some(value.to_string());
                 }
@@ -610,6 +698,11 @@ fn conditions_file(
                             soundtracks.iter().map(|c| c.id.as_str()).chain([SILENCE]),
                         );
                         cx.diags.push(d);
+                    } else if soundtracks.iter().any(|c| c.id == value && c.practice) {
+                        cx.diags.push(csv_map.diag(
+                            at..at,
+                            format!("soundtrack `{value}` is practice-only (`practice = true`); test trials cannot use it"),
+                        ));
                     }
                     row.soundtrack = Some(value.to_string());
                 }
@@ -697,12 +790,16 @@ fn design(
         blocks: None,
         practice: None,
         break_every: None,
+        iti_ms: None,
         seed: None,
     };
     let (d, design_span) = match raw {
         Some(r) => (r.get_ref(), r.span()),
         None => (&empty, 0..0),
     };
+    let all_clips = clips;
+    let test_clips: Vec<Stimulus> = clips.iter().filter(|c| !c.practice).cloned().collect();
+    let clips: &[Stimulus] = &test_clips;
     let within: Vec<&Factor> = factors.iter().filter(|f| f.within).collect();
     let n_within: usize = within.iter().map(|f| f.levels.len()).product();
     let soundtrack_factor = factors.iter().find(|f| f.soundtrack);
@@ -805,9 +902,33 @@ fn design(
         shuffle: true,
         max_run: Vec::new(),
         min_distance: Vec::new(),
+        williams: None,
     };
-    if let Some(o) = &d.order {
-        let o_ref = o.get_ref();
+    let order_table = match d.order.as_ref().map(|o| (o.get_ref(), o.span())) {
+        None => None,
+        Some((RawOrderSpec::Table(t), span)) => Some((t, span)),
+        Some((RawOrderSpec::Keyword(k), span)) => {
+            match k.as_str() {
+                "shuffle" => {}
+                "fixed" => order.shuffle = false,
+                "williams" => {
+                    order.shuffle = false;
+                    order.williams =
+                        williams_factor(&pairing, clips, &within, d.blocks.is_some(), span, cx);
+                }
+                other => cx.err_help(
+                    span,
+                    format!("unknown order `{other}`"),
+                    did_you_mean(other, ["williams", "shuffle", "fixed"]).or_else(|| {
+                        Some("use \"williams\", \"shuffle\", \"fixed\" or a table such as { max_run = 2 }".into())
+                    }),
+                ),
+            }
+            None
+        }
+    };
+    if let Some((o_ref, o_span)) = order_table {
+        let o = Spanned::new(o_span, ());
         order.shuffle = o_ref.shuffle;
         if !o_ref.shuffle && (o_ref.max_run.is_some() || o_ref.min_distance.is_some()) {
             cx.err(
@@ -867,6 +988,7 @@ fn design(
                     ("shuffle", BlockOrder::Shuffle),
                     ("fixed", BlockOrder::Fixed),
                     ("rotate", BlockOrder::Rotate),
+                    ("williams", BlockOrder::Williams),
                 ],
             );
             match (&b_ref.by, &b_ref.count) {
@@ -912,13 +1034,21 @@ fn design(
     let practice = match &d.practice {
         None => Practice::None,
         Some(p) => match p.get_ref() {
-            RawPractice::Count(n) => Practice::Random(*n),
+            RawPractice::Count(n) => {
+                if *n > MAX_PRACTICE {
+                    cx.err(
+                        p.span(),
+                        format!("practice = {n} is above the limit of {MAX_PRACTICE} practice trials"),
+                    );
+                }
+                Practice::Random(*n)
+            }
             RawPractice::Trials(list) => {
                 let mut out = Vec::new();
                 for t in list {
                     let t_ref = t.get_ref();
                     if let Some(c) = &t_ref.clip {
-                        check_id(c, clips, "clip", cx);
+                        check_id(c, all_clips, "clip", cx);
                     }
                     if let Some(s) = &t_ref.soundtrack
                         && s.get_ref() != SILENCE
@@ -938,7 +1068,46 @@ fn design(
             }
         },
     };
+    let has_practice_material =
+        all_clips.iter().chain(soundtracks).any(|s| s.practice);
+    if has_practice_material && matches!(practice, Practice::None | Practice::Random(0)) {
+        let s = all_clips
+            .iter()
+            .chain(soundtracks)
+            .find(|s| s.practice)
+            .expect("some practice material");
+        let span = d.practice.as_ref().map(|p| p.span());
+        let mut diag = match span {
+            Some(span) => cx.map.diag(span, String::new()),
+            None => cx.diag_at(&s.declared_at),
+        };
+        diag.message = format!(
+            "`{}` is practice-only material (`practice = true`), but the design has no practice trials, so it is never shown",
+            s.id
+        );
+        diag.help = Some("add `practice = 2` (a number of practice trials) under [design]".into());
+        cx.diags.push(diag);
+    }
+    if let Some(b) = &d.blocks
+        && let Blocks::ByFactor {
+            factor,
+            order: BlockOrder::Williams,
+        } = &blocks
+        && within
+            .iter()
+            .find(|f| f.name == *factor)
+            .is_some_and(|f| f.levels.len() < 2)
+    {
+        cx.err(
+            b.span(),
+            format!("a Williams order needs a factor with at least 2 levels; `{factor}` has one"),
+        );
+    }
     let break_every = d.break_every.as_ref().map_or(0, |b| *b.get_ref());
+    let iti_ms = match &d.iti_ms {
+        None => Duration::Fixed(0),
+        Some(i) => steps::duration(i, "iti_ms", cx).unwrap_or(Duration::Fixed(0)),
+    };
     Some(Design {
         pairing,
         repetitions,
@@ -946,9 +1115,67 @@ fn design(
         blocks,
         practice,
         break_every,
+        iti_ms,
         seed: d.seed.as_ref().map(|s| *s.get_ref()),
         order_span: d.order.as_ref().map(|o| o.span()),
     })
+}
+
+/// The factor a trial-level `order = "williams"` applies to, or an error at `span` saying why it
+/// cannot: it needs exactly one within factor (of 2 or more levels) and one trial per level per
+/// repetition, and no blocks.
+fn williams_factor(
+    pairing: &Pairing,
+    clips: &[Stimulus],
+    within: &[&Factor],
+    has_blocks: bool,
+    span: Range<usize>,
+    cx: &mut Ctx<'_>,
+) -> Option<String> {
+    let varying: Vec<&&Factor> = within.iter().filter(|f| f.levels.len() > 1).collect();
+    let why = if has_blocks {
+        Some("blocks are declared; use `blocks = { by = \"<factor>\", order = \"williams\" }` to order blocks".to_string())
+    } else if varying.len() != 1 {
+        Some(format!(
+            "it needs exactly one within-subject factor with 2 or more levels, and this design has {}",
+            varying.len()
+        ))
+    } else {
+        let n = varying[0].levels.len();
+        let per_rep = match pairing {
+            Pairing::ConditionsFile(rows) => {
+                let f = &varying[0].name;
+                let mut seen: Vec<&str> = rows
+                    .iter()
+                    .filter_map(|r| r.levels.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str()))
+                    .collect();
+                seen.sort_unstable();
+                seen.dedup();
+                if seen.len() == rows.len() { rows.len() } else { 0 }
+            }
+            _ if clips.is_empty() => n,
+            Pairing::Crossed => clips.len() * n,
+            Pairing::LatinSquare => clips.len(),
+            Pairing::Fixed(pairs) => pairs.len(),
+        };
+        (per_rep != n).then(|| {
+            format!(
+                "it needs one trial per level of `{}` per repetition ({n}), and this design has {per_rep}",
+                varying[0].name
+            )
+        })
+    };
+    match why {
+        None => Some(varying[0].name.clone()),
+        Some(why) => {
+            cx.err_help(
+                span,
+                format!("`order = \"williams\"` cannot apply here: {why}"),
+                Some("a Williams square orders the levels of one factor; with several trials per level, order blocks instead: blocks = { by = \"<factor>\", order = \"williams\" }".into()),
+            );
+            None
+        }
+    }
 }
 
 /// An optional keyword: `default` when absent, the matching choice when given, else an error at
@@ -1019,6 +1246,7 @@ fn fixed_pairs(
     let mut out = Vec::new();
     for (clip, level) in pairs {
         check_id(clip, clips, "clip", cx);
+        
         if !factor.levels.iter().any(|l| l == level.get_ref()) {
             cx.err_help(
                 level.span(),
@@ -1044,490 +1272,26 @@ fn fixed_pairs(
     Pairing::Fixed(out)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum StepPlace {
-    Trial,
-    Session,
-}
-
-fn steps_list(
-    raw: &[Spanned<RawStep>],
-    place: StepPlace,
-    clips: &[Stimulus],
+/// The `[text]` table: overrides of participant-visible labels, by known key.
+fn texts(
+    raw: Option<&BTreeMap<Spanned<String>, Spanned<String>>>,
     cx: &mut Ctx<'_>,
-) -> Vec<Step> {
-    raw.iter()
-        .filter_map(|s| step(s, place, clips, cx))
-        .collect()
-}
-
-fn steps(
-    raw: &Spanned<Vec<Spanned<RawStep>>>,
-    place: StepPlace,
-    clips: &[Stimulus],
-    cx: &mut Ctx<'_>,
-) -> Vec<Step> {
-    let out = steps_list(raw.get_ref(), place, clips, cx);
-    let clip_steps: Vec<_> = raw
-        .get_ref()
-        .iter()
-        .filter(|s| s.get_ref().clip.is_some())
-        .collect();
-    if clip_steps.len() > 1 {
-        cx.err(
-            clip_steps[1].span(),
-            "a trial has one `clip` step; this is the second",
-        );
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in raw.into_iter().flatten() {
+        if !TEXT_DEFAULTS.iter().any(|(key, _)| key == k.get_ref()) {
+            cx.err_help(
+                k.span(),
+                format!("unknown label `{}` in [text]", k.get_ref()),
+                did_you_mean(k.get_ref(), TEXT_DEFAULTS.iter().map(|(key, _)| *key)).or_else(
+                    || Some("the labels are listed in protocols/README.md under [text]".into()),
+                ),
+            );
+            continue;
+        }
+        out.insert(k.get_ref().clone(), v.get_ref().clone());
     }
     out
-}
-
-fn step(
-    raw: &Spanned<RawStep>,
-    place: StepPlace,
-    clips: &[Stimulus],
-    cx: &mut Ctx<'_>,
-) -> Option<Step> {
-    let r = raw.get_ref();
-    let present = [
-        r.instructions.is_some(),
-        r.fixation.is_some(),
-        r.blank.is_some(),
-        r.clip.is_some(),
-        r.rating.is_some(),
-        r.time_estimate.is_some(),
-        r.choice.is_some(),
-        r.recognition.is_some(),
-        r.free_text.is_some(),
-        r.questionnaire.is_some(),
-    ]
-    .iter()
-    .filter(|&&b| b)
-    .count();
-    if present != 1 {
-        cx.err_help(
-            raw.span(),
-            if present == 0 { "empty step".to_string() } else { format!("a step has exactly one kind; this one has {present}") },
-            Some("split it: one `[[procedure]]` per step (instructions, fixation, blank, clip, rating, time_estimate, choice, recognition, free_text, questionnaire)".into()),
-        );
-        return None;
-    }
-    let trial_only = |cx: &mut Ctx<'_>, span: Range<usize>, what: &str| {
-        if place == StepPlace::Session {
-            cx.err(
-                span,
-                format!("`{what}` needs a trial; it can only be in [[procedure]]"),
-            );
-        }
-    };
-    if let Some(i) = &r.instructions {
-        let i_ref = i.get_ref();
-        let markdown = match (&i_ref.text, &i_ref.file) {
-            (Some(t), None) => t.get_ref().clone(),
-            (None, Some(f)) => cx.read_aux(f, "instructions file")?.1,
-            _ => {
-                cx.err(
-                    i.span(),
-                    "instructions need exactly one of `text` or `file` (Markdown)",
-                );
-                return None;
-            }
-        };
-        if markdown.trim().is_empty() {
-            cx.err(i.span(), "instructions page is empty");
-        }
-        return Some(Step::Instructions { markdown });
-    }
-    if let Some(f) = &r.fixation {
-        return Some(Step::Fixation {
-            ms: *f.get_ref().ms.get_ref(),
-        });
-    }
-    if let Some(f) = &r.blank {
-        return Some(Step::Blank {
-            ms: *f.get_ref().ms.get_ref(),
-        });
-    }
-    if let Some(c) = &r.clip {
-        trial_only(cx, c.span(), "clip");
-        let c_ref = c.get_ref();
-        let continuous = c_ref.continuous.as_ref().map(|cont| {
-            let dims: Vec<String> = cont
-                .get_ref()
-                .dims
-                .get_ref()
-                .iter()
-                .map(|d| d.get_ref().clone())
-                .collect();
-            if dims.is_empty() {
-                cx.err(
-                    cont.get_ref().dims.span(),
-                    "continuous rating needs at least one dimension",
-                );
-            }
-            let hz = cont.get_ref().hz.as_ref().map_or(20, |h| *h.get_ref());
-            if !(1..=120).contains(&hz) {
-                cx.err(
-                    cont.span(),
-                    format!("continuous rating at {hz} Hz: use 1..=120 Hz"),
-                );
-            }
-            Continuous { dims, hz }
-        });
-        let offset_ms = c_ref.offset_ms.as_ref().map_or(0.0, |o| *o.get_ref());
-        if offset_ms.abs() > 5000.0 {
-            cx.err(
-                c_ref.offset_ms.as_ref().expect("set").span(),
-                "offset_ms beyond ±5000 ms",
-            );
-        }
-        return Some(Step::Clip {
-            continuous,
-            offset_ms,
-        });
-    }
-    if let Some(rt) = &r.rating {
-        return rating(rt, cx).map(Step::Rating);
-    }
-    if let Some(t) = &r.time_estimate {
-        trial_only(cx, t.span(), "time_estimate");
-        let t_ref = t.get_ref();
-        let method = match t_ref.method.get_ref().as_str() {
-            "verbal" => EstimateMethod::Verbal,
-            "reproduction" => EstimateMethod::Reproduction,
-            other => {
-                cx.err_help(
-                    t_ref.method.span(),
-                    format!("unknown time estimate method `{other}`"),
-                    Some(
-                        "use \"verbal\" (type the duration) or \"reproduction\" (hold a key)"
-                            .into(),
-                    ),
-                );
-                return None;
-            }
-        };
-        let unit = keyword(
-            cx,
-            t_ref.unit.as_ref(),
-            "unit",
-            TimeUnit::S,
-            &[("s", TimeUnit::S), ("ms", TimeUnit::Ms)],
-        );
-        if method == EstimateMethod::Reproduction && t_ref.unit.is_some() {
-            cx.err(
-                t.span(),
-                "a reproduction is measured in time; `unit` applies to verbal estimates",
-            );
-        }
-        let prompt = t_ref.prompt.clone().unwrap_or_else(|| match method {
-            EstimateMethod::Verbal => "How long did the clip last?".into(),
-            EstimateMethod::Reproduction => {
-                "Hold the space bar for as long as the clip lasted.".into()
-            }
-        });
-        return Some(Step::TimeEstimate {
-            method,
-            unit,
-            prompt,
-        });
-    }
-    if let Some(ch) = &r.choice {
-        let c = ch.get_ref();
-        let options: Vec<String> = c
-            .options
-            .get_ref()
-            .iter()
-            .map(|o| o.get_ref().clone())
-            .collect();
-        if options.len() < 2 {
-            cx.err(c.options.span(), "a choice needs at least 2 options");
-        }
-        let mut seen = BTreeSet::new();
-        for o in c.options.get_ref() {
-            if !seen.insert(o.get_ref()) {
-                cx.err(o.span(), format!("duplicate option `{}`", o.get_ref()));
-            }
-        }
-        if let Some(correct) = &c.correct
-            && !options.contains(correct.get_ref())
-        {
-            cx.err_help(
-                correct.span(),
-                format!(
-                    "correct answer `{}` is not one of the options",
-                    correct.get_ref()
-                ),
-                did_you_mean(correct.get_ref(), options.iter().map(String::as_str)),
-            );
-        }
-        return Some(Step::Choice {
-            prompt: c.prompt.get_ref().clone(),
-            options,
-            correct: c.correct.as_ref().map(|c| c.get_ref().clone()),
-        });
-    }
-    if let Some(rec) = &r.recognition {
-        trial_only(cx, rec.span(), "recognition");
-        let rr = rec.get_ref();
-        let items = recognition_items(&rr.items, clips, cx)?;
-        if let Some(p) = &rr.confidence
-            && !(2..=10).contains(p.get_ref())
-        {
-            cx.err(p.span(), "confidence scale needs 2..=10 points");
-        }
-        return Some(Step::Recognition {
-            prompt: rr
-                .prompt
-                .clone()
-                .unwrap_or_else(|| "Was this in the clip?".into()),
-            items,
-            confidence_points: rr.confidence.as_ref().map(|c| *c.get_ref()),
-        });
-    }
-    if let Some(ft) = &r.free_text {
-        let f = ft.get_ref();
-        return Some(Step::FreeText {
-            prompt: f.prompt.get_ref().clone(),
-            max_chars: f.max_chars.as_ref().map_or(1000, |m| *m.get_ref()),
-        });
-    }
-    if let Some(q) = &r.questionnaire {
-        return questionnaire(q, cx).map(Step::Questionnaire);
-    }
-    None
-}
-
-fn rating(raw: &Spanned<RawRating>, cx: &mut Ctx<'_>) -> Option<Rating> {
-    let r = raw.get_ref();
-    let scale = match r.scale.get_ref().as_str() {
-        "sam" => Scale::Sam,
-        "vas" => Scale::Vas,
-        "likert" => Scale::Likert,
-        "emotions" => Scale::Emotions,
-        other => {
-            cx.err_help(
-                r.scale.span(),
-                format!("unknown rating scale `{other}`"),
-                did_you_mean(other, ["sam", "vas", "likert", "emotions"])
-                    .or_else(|| Some("use \"sam\", \"vas\", \"likert\" or \"emotions\"".into())),
-            );
-            return None;
-        }
-    };
-    let list = |v: &Option<Spanned<Vec<Spanned<String>>>>| -> Option<Vec<String>> {
-        v.as_ref()
-            .map(|v| v.get_ref().iter().map(|s| s.get_ref().clone()).collect())
-    };
-    let (dims, items) = (list(&r.dims), list(&r.items));
-    if dims.is_some() && items.is_some() {
-        cx.err(raw.span(), "give `dims` or `items`, not both");
-    }
-    let given = dims.or(items);
-    let items = match scale {
-        Scale::Sam => {
-            let dims = given.unwrap_or_else(|| vec!["valence".into(), "arousal".into()]);
-            for (i, d) in dims.iter().enumerate() {
-                if !["valence", "arousal", "dominance"].contains(&d.as_str()) {
-                    let span = r
-                        .dims
-                        .as_ref()
-                        .map_or(raw.span(), |v| v.get_ref()[i].span());
-                    cx.err_help(
-                        span,
-                        format!("SAM has no dimension `{d}`"),
-                        did_you_mean(d, ["valence", "arousal", "dominance"])
-                            .or_else(|| Some("SAM rates valence, arousal and dominance".into())),
-                    );
-                }
-            }
-            dims
-        }
-        Scale::Vas => given.unwrap_or_else(|| vec!["rating".into()]),
-        Scale::Likert | Scale::Emotions => match given {
-            Some(v) if !v.is_empty() => v,
-            _ => {
-                cx.err(raw.span(), "this scale needs `items` (what is rated)");
-                return None;
-            }
-        },
-    };
-    let mut seen = BTreeSet::new();
-    for i in &items {
-        if !seen.insert(i) {
-            cx.err(raw.span(), format!("duplicate item `{i}`"));
-        }
-    }
-    let points = match (scale, &r.points) {
-        (Scale::Sam, None) => 9,
-        (Scale::Vas, None) => 101,
-        (_, None) => 7,
-        (Scale::Vas, Some(p)) => {
-            cx.err(
-                p.span(),
-                "a VAS is continuous (0–100); `points` applies to SAM and Likert scales",
-            );
-            101
-        }
-        (_, Some(p)) => {
-            if !(2..=11).contains(p.get_ref()) {
-                cx.err(p.span(), format!("{} points: use 2..=11", p.get_ref()));
-            }
-            *p.get_ref()
-        }
-    };
-    let anchors = match &r.anchors {
-        None => None,
-        Some(a) if a.get_ref().len() == 2 => Some((a.get_ref()[0].clone(), a.get_ref()[1].clone())),
-        Some(a) => {
-            cx.err(a.span(), "anchors are two labels: [low end, high end]");
-            None
-        }
-    };
-    Some(Rating {
-        scale,
-        items,
-        prompt: r.prompt.clone(),
-        anchors,
-        points,
-    })
-}
-
-fn recognition_items(
-    file: &Spanned<String>,
-    clips: &[Stimulus],
-    cx: &mut Ctx<'_>,
-) -> Option<Vec<RecognitionItem>> {
-    let (path, text) = cx.read_aux(file, "recognition items file")?;
-    let name = format!(
-        "{}",
-        Path::new(cx.map.name)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(&path)
-            .display()
-    );
-    let map = SourceMap::new(&name, &text);
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = rdr.headers().ok()?.clone();
-    let want = ["clip", "item", "old"];
-    let idx: Vec<Option<usize>> = want
-        .iter()
-        .map(|w| headers.iter().position(|h| h == *w))
-        .collect();
-    if idx.iter().any(Option::is_none) {
-        cx.diags.push(map.diag(
-            0..0,
-            "recognition items need the columns `clip`, `item` and `old`",
-        ));
-        return None;
-    }
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                let at = e.position().map_or(0, |p| p.byte() as usize);
-                cx.diags
-                    .push(map.diag(at..at, format!("recognition items: {e}")));
-                return None;
-            }
-        };
-        let start = rec.position().map_or(0, |p| p.byte() as usize);
-        let get = |k: usize| rec.get(idx[k].expect("checked")).unwrap_or("");
-        let at = |k: usize| start + field_offset(&text[start..], idx[k].expect("checked"));
-        let clip = get(0);
-        if !clips.iter().any(|c| c.id == clip) {
-            let a = at(0);
-            let mut d = map.diag(a..a, format!("unknown clip `{clip}`"));
-            d.help = did_you_mean(clip, clips.iter().map(|c| c.id.as_str()));
-            cx.diags.push(d);
-        }
-        let old = match get(2) {
-            "true" | "yes" | "1" | "old" => true,
-            "false" | "no" | "0" | "new" => false,
-            other => {
-                let a = at(2);
-                cx.diags
-                    .push(map.diag(a..a, format!("`old` must be true or false, not `{other}`")));
-                false
-            }
-        };
-        out.push(RecognitionItem {
-            clip: clip.into(),
-            item: get(1).into(),
-            old,
-        });
-    }
-    if out.is_empty() {
-        cx.err(file.span(), "recognition items file has no rows");
-    }
-    Some(out)
-}
-
-fn questionnaire(raw: &Spanned<RawQuestionnaire>, cx: &mut Ctx<'_>) -> Option<Questionnaire> {
-    let q = raw.get_ref();
-    let (builtin, items, default_points) = match (&q.builtin, &q.items) {
-        (Some(b), None) => match b.get_ref().as_str() {
-            "demographics" => (
-                Some("demographics"),
-                DEMOGRAPHICS.iter().map(|s| s.to_string()).collect(),
-                0,
-            ),
-            "gold-msi" => (
-                Some("gold-msi"),
-                GOLD_MSI_GENERAL.iter().map(|s| s.to_string()).collect(),
-                7,
-            ),
-            other => {
-                cx.err_help(
-                    b.span(),
-                    format!("unknown built-in questionnaire `{other}`"),
-                    did_you_mean(other, ["demographics", "gold-msi"])
-                        .or_else(|| Some("built-ins: \"demographics\", \"gold-msi\"".into())),
-                );
-                return None;
-            }
-        },
-        (None, Some(items)) => {
-            let v: Vec<String> = items
-                .get_ref()
-                .iter()
-                .map(|s| s.get_ref().clone())
-                .collect();
-            if v.is_empty() {
-                cx.err(items.span(), "questionnaire has no items");
-            }
-            (None, v, 7)
-        }
-        _ => {
-            cx.err(
-                raw.span(),
-                "a questionnaire needs exactly one of `builtin` or `items`",
-            );
-            return None;
-        }
-    };
-    let id = match &q.id {
-        Some(id) => {
-            if !is_identifier(id.get_ref()) {
-                cx.err(
-                    id.span(),
-                    format!("questionnaire id `{}` is not a valid id", id.get_ref()),
-                );
-            }
-            id.get_ref().clone()
-        }
-        None => builtin.unwrap_or("questionnaire").to_string(),
-    };
-    Some(Questionnaire {
-        id,
-        builtin: builtin.map(str::to_string),
-        items,
-        points: q.points.as_ref().map_or(default_points, |p| *p.get_ref()),
-    })
 }
 
 #[cfg(test)]

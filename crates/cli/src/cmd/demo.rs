@@ -26,7 +26,7 @@ use cuelab_playback::video::{
     present, probe,
 };
 use cuelab_playback::virtual_device::VirtualDevice;
-use cuelab_protocol::model::Step;
+use cuelab_protocol::model::StepKind;
 use cuelab_protocol::{PlannedTrial, Protocol};
 use cuelab_session::export::{write_durably, write_responses, write_trials};
 use cuelab_session::simulate::run_session;
@@ -282,8 +282,8 @@ impl VirtualRig {
         let gap_ms = protocol
             .procedure()
             .iter()
-            .find_map(|s| match s {
-                Step::Fixation { ms } => Some(i64::from(*ms)),
+            .find_map(|s| match &s.kind {
+                StepKind::Fixation { ms } => Some(ms.mean_ms().round() as i64),
                 _ => None,
             })
             .unwrap_or(500);
@@ -345,8 +345,8 @@ fn clip_offset_ms(protocol: &Protocol) -> f64 {
     protocol
         .procedure()
         .iter()
-        .find_map(|s| match s {
-            Step::Clip { offset_ms, .. } => Some(*offset_ms),
+        .find_map(|s| match &s.kind {
+            StepKind::Clip { offset_ms, .. } => Some(*offset_ms),
             _ => None,
         })
         .unwrap_or(0.0)
