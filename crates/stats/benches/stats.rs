@@ -1,13 +1,16 @@
 //! Benchmarks: the crossed random-intercepts mixed model on a simulated 1,000,000-row dataset
-//! (1,000 participants × 50 clips, a 4-level fixed factor), and the repeated-measures ANOVA,
-//! descriptives and pairwise tests on 1,000 subjects' cell means.
+//! (1,000 participants × 50 clips, a 4-level fixed factor), the random-slope model
+//! `RT ~ congruence + (1 + congruence | participant) + (1 | item)` on 1,000,000 rows (1,000
+//! participants × 50 items), and the repeated-measures ANOVA, descriptives and pairwise tests on
+//! 1,000 subjects' cell means. The R side of the mixed models: `benches/r/lmm_1m.R` and
+//! `benches/r/lmm_slopes_1m.R`.
 //!
 //! Run: `cargo bench -p cuelab-stats --bench stats`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use cuelab_stats::{
     AnovaInput, BetweenFactor, CellMatrix, DesignMatrix, FixedFactor, GroupingFactor, LmmOptions,
-    PAdjust, WithinFactor, anova, describe, fit_lmm, pairwise_paired,
+    PAdjust, RandomTerm, WithinFactor, anova, describe, fit_lmm, fit_mixed, pairwise_paired,
 };
 use std::hint::black_box;
 
@@ -102,6 +105,108 @@ fn bench_lmm(c: &mut Criterion) {
     group.finish();
 }
 
+/// 1,000 participants × 1,000 trials over 50 items; congruence (2 levels) varies within
+/// participants and items; participant intercepts (SD 60) and congruence slopes (SD 25,
+/// correlation 0.4), item intercepts (SD 30), residual SD 70 (ms): `benches/r/lmm_slopes_1m.R`
+/// simulates the same model.
+fn bench_slopes(c: &mut Criterion) {
+    let (n_p, n_items, per) = (1_000u32, 50u32, 1_000u32);
+    let mut rng = Rng(1995);
+    let slopes: Vec<(f64, f64)> = (0..n_p)
+        .map(|_| {
+            let (z1, z2) = (rng.normal(), rng.normal());
+            (60.0 * z1, 25.0 * (0.4 * z1 + (1.0f64 - 0.16).sqrt() * z2))
+        })
+        .collect();
+    let u_i: Vec<f64> = (0..n_items).map(|_| 30.0 * rng.normal()).collect();
+    let n = (n_p * per) as usize;
+    let (mut y, mut cong, mut part, mut item) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for p in 0..n_p {
+        for _ in 0..per {
+            let i = rng.below(n_items);
+            let k = rng.below(2);
+            let (a, b) = slopes[p as usize];
+            y.push(
+                600.0
+                    + 35.0 * f64::from(k)
+                    + a
+                    + b * f64::from(k)
+                    + u_i[i as usize]
+                    + 70.0 * rng.normal(),
+            );
+            cong.push(k);
+            part.push(p);
+            item.push(i);
+        }
+    }
+    let levels: Vec<String> = ["congruent", "incongruent"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let factor = FixedFactor {
+        name: "congruence",
+        levels: &levels,
+        codes: &cong,
+        reference: 0,
+    };
+    let x = DesignMatrix::treatment(n, &[factor], &[]).unwrap();
+    let ones = vec![1.0; n];
+    let slope_names = [
+        "(Intercept)".to_string(),
+        "congruenceincongruent".to_string(),
+    ];
+    let slope_cols = [&ones[..], x.column(1)];
+    let intercept_names = ["(Intercept)".to_string()];
+    let intercept_cols = [&ones[..]];
+    let terms = [
+        RandomTerm {
+            group: "participant",
+            n_levels: n_p as usize,
+            codes: &part,
+            names: &slope_names,
+            columns: &slope_cols,
+        },
+        RandomTerm {
+            group: "item",
+            n_levels: n_items as usize,
+            codes: &item,
+            names: &intercept_names,
+            columns: &intercept_cols,
+        },
+    ];
+    let mut group = c.benchmark_group("lmm_slopes_1m_rows");
+    group.sample_size(10);
+    group.bench_function("fit_reml_satterthwaite", |b| {
+        b.iter(|| fit_mixed(black_box(&y), &x, &terms, &LmmOptions::default()).unwrap())
+    });
+    let mut no_df = LmmOptions::default();
+    no_df.satterthwaite = false;
+    group.bench_function("fit_reml_only", |b| {
+        b.iter(|| fit_mixed(black_box(&y), &x, &terms, &no_df).unwrap())
+    });
+    group.finish();
+    let fit = fit_mixed(&y, &x, &terms, &LmmOptions::default()).unwrap();
+    eprintln!(
+        "slopes 1M: beta {:?}, sd {:?}, cor {:?}, evaluations {}, singular {}",
+        fit.fixed
+            .iter()
+            .map(|f| (f.estimate, f.df))
+            .collect::<Vec<_>>(),
+        fit.random.iter().map(|r| r.sd).collect::<Vec<_>>(),
+        fit.correlations
+            .iter()
+            .map(|r| r.correlation)
+            .collect::<Vec<_>>(),
+        fit.convergence.evaluations,
+        fit.singular
+    );
+}
+
 fn bench_anova(c: &mut Criterion) {
     // 1,000 subjects in 2 unequal groups, 2 × 2 within: cell means of the 1M trials' design.
     let mut rng = Rng(7);
@@ -164,5 +269,5 @@ fn bench_anova(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_lmm, bench_anova);
+criterion_group!(benches, bench_lmm, bench_slopes, bench_anova);
 criterion_main!(benches);

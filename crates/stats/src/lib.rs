@@ -6,7 +6,11 @@
 //! dataframes, files or column names, so the analysis crate owns all data handling and every
 //! statistic here can be checked against a recorded R fixture in isolation. Each algorithm
 //! follows the R code path it must match (car's multivariate ANOVA and its sphericity formulas,
-//! lme4's profiled REML deviance, lmerTest's numerical derivatives), documented on the function.
+//! emmeans on afex's multivariate model, effectsize's noncentral-distribution CIs, lme4's
+//! profiled REML deviance, lmerTest's numerical derivatives), documented on the function.
+//! Mixed models come in two fitters over one profiled-deviance core: [`fit_lmm`] for random
+//! intercepts on sufficient statistics, [`fit_mixed`] for random slopes; [`parse_formula`] reads
+//! lme4's formula syntax into names the caller resolves against its columns.
 //!
 //! ```
 //! use cuelab_stats::{CellMatrix, PAdjust, describe, pairwise_paired};

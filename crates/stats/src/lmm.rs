@@ -1,5 +1,7 @@
 //! Linear mixed models with random intercepts for one or more (crossed) grouping factors,
-//! fitted by REML (or ML) as lme4, with Satterthwaite degrees of freedom as lmerTest.
+//! fitted by REML (or ML) as lme4, with Satterthwaite degrees of freedom as lmerTest. Random
+//! slopes are [`crate::mixed`], which shares this module's optimiser, numerical derivatives and
+//! result type.
 //!
 //! Key design decision: the data are touched once. One pass accumulates the sufficient
 //! statistics — level counts, the cross-tabulations of every pair of grouping factors, Z'X,
