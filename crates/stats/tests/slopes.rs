@@ -19,6 +19,8 @@ struct Spec<'a> {
     factors: &'a [(&'a str, &'a str)],
     interactions: &'a [Vec<usize>],
     random: &'a [(&'a str, Option<&'a str>)],
+    /// Maximum likelihood instead of REML.
+    ml: bool,
 }
 
 fn fit(spec: &Spec<'_>) -> (LmmFit, DesignMatrix) {
@@ -87,7 +89,12 @@ fn fit(spec: &Spec<'_>) -> (LmmFit, DesignMatrix) {
             columns: &cols[t],
         })
         .collect();
-    let fit = fit_mixed(&y, &x, &terms, &LmmOptions::default()).unwrap();
+    let options = if spec.ml {
+        LmmOptions::ml()
+    } else {
+        LmmOptions::default()
+    };
+    let fit = fit_mixed(&y, &x, &terms, &options).unwrap();
     (fit, x)
 }
 
@@ -104,16 +111,17 @@ fn check(spec: &Spec<'_>, want: &Value, boundary: bool, var_rel: f64) {
     );
     assert_eq!(fit.n_obs as u64, want["n_obs"].as_u64().unwrap());
     let rel = if boundary { 1e-4 } else { LMM_REL };
-    close(
-        "REML criterion",
-        fit.criterion,
-        num(want, "reml_criterion"),
-        rel,
-    );
-    let r_crit = num(want, "reml_criterion");
+    // For ML fits the criterion is the deviance (−2 log L).
+    let key = if spec.ml {
+        "deviance"
+    } else {
+        "reml_criterion"
+    };
+    let r_crit = num(want, key);
+    close(key, fit.criterion, r_crit, rel);
     assert!(
         fit.criterion <= r_crit + 1e-11 * r_crit.abs(),
-        "REML criterion {} above lme4's {r_crit}",
+        "{key} {} above lme4's {r_crit}",
         fit.criterion
     );
     let fixed = want["fixed"].as_array().unwrap();
@@ -232,6 +240,7 @@ fn musictime_like_three_by_three_covariance() {
         factors: &[("Music", "calm")],
         interactions: &[],
         random: &[("Subject", Some("Music"))],
+        ml: false,
     };
     check(&spec, &fixture("slopes")["musictime"], false, LMM_REL);
 }
@@ -247,6 +256,7 @@ fn priming_is_singular_as_in_lme4() {
         factors: &[("Congruence", "Congruent")],
         interactions: &[],
         random: &[("Participant", Some("Congruence"))],
+        ml: false,
     };
     // Only correct trials, as the R script.
     let rows = read_csv(&spec.path);
@@ -277,6 +287,7 @@ fn crossed_with_items_unbalanced() {
         factors: &[("congruence", "congruent")],
         interactions: &[],
         random: &[("participant", Some("congruence")), ("item", None)],
+        ml: false,
     };
     check(&spec, &fixture("slopes")["crossed"], false, LMM_REL);
 }
@@ -289,6 +300,7 @@ fn crossed_with_an_interaction_and_its_type3_table() {
         factors: &[("congruence", "congruent"), ("block", "first")],
         interactions: &[vec![0, 1]],
         random: &[("participant", Some("congruence")), ("item", None)],
+        ml: false,
     };
     check(&spec, &fixture("slopes")["crossed_block"], false, LMM_REL);
 }
@@ -301,6 +313,7 @@ fn three_music_conditions_crossed_with_clips() {
         factors: &[("music", "silence")],
         interactions: &[],
         random: &[("participant", Some("music")), ("clip", None)],
+        ml: false,
     };
     // The 3 × 3 covariance is flat near the optimum: lme4 (bobyqa at its tightest) stops
     // 1.4e-10 above the REML criterion this fit reaches (205.637429779329 against
@@ -318,6 +331,58 @@ fn singular_fit_is_reported_as_lme4() {
         factors: &[("music", "silence")],
         interactions: &[],
         random: &[("participant", Some("music")), ("clip", None)],
+        ml: false,
     };
     check(&spec, &fixture("slopes")["singular"], true, LMM_REL);
+}
+
+#[test]
+fn crossed_by_maximum_likelihood() {
+    let spec = Spec {
+        path: fixture_path("slopes_crossed.csv"),
+        response: "RT",
+        factors: &[("congruence", "congruent")],
+        interactions: &[],
+        random: &[("participant", Some("congruence")), ("item", None)],
+        ml: true,
+    };
+    check(&spec, &fixture("slopes")["crossed_ml"], false, LMM_REL);
+}
+
+/// Random intercepts only: the general fitter agrees with lme4 as the intercept fitter does
+/// (tests/fixtures/crossed.json, `lmm_tight`).
+#[test]
+fn intercepts_only_match_the_crossed_fixture() {
+    let spec = Spec {
+        path: fixture_path("crossed.csv"),
+        response: "log_ratio",
+        factors: &[("music", "silence")],
+        interactions: &[],
+        random: &[("participant", None), ("clip", None)],
+        ml: false,
+    };
+    let (fit, _) = fit(&spec);
+    let want = &fixture("crossed")["lmm_tight"];
+    close(
+        "criterion",
+        fit.criterion,
+        num(want, "reml_criterion"),
+        LMM_REL,
+    );
+    close("sigma", fit.residual_sd, num(want, "residual_sd"), LMM_REL);
+    for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
+        assert_eq!(f.name, w["name"].as_str().unwrap());
+        for (name, got, rel) in [
+            ("estimate", f.estimate, LMM_REL),
+            ("se", f.se, LMM_REL),
+            ("df", f.df, DF_REL),
+        ] {
+            close(&format!("{} {name}", f.name), got, num(w, name), rel);
+        }
+    }
+    for (g, w) in fit.random.iter().zip(want["random"].as_array().unwrap()) {
+        assert_eq!(g.group, w["group"].as_str().unwrap());
+        close(&format!("sd {}", g.group), g.sd, num(w, "sd"), LMM_REL);
+    }
+    assert!(fit.correlations.is_empty() && !fit.singular);
 }

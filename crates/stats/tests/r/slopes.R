@@ -69,6 +69,8 @@ write.csv(c3, file.path(script_dir(), "../fixtures/slopes_crossed.csv"), row.nam
 c3 <- read.csv(file.path(script_dir(), "../fixtures/slopes_crossed.csv"))
 m_crossed <- lmer(RT ~ congruence + (1 + congruence | participant) + (1 | item), data = c3,
                   control = tight)
+m_crossed_ml <- lmer(RT ~ congruence + (1 + congruence | participant) + (1 | item), data = c3,
+                     control = tight, REML = FALSE)
 m_crossed_block <- lmer(RT ~ congruence * block + (1 + congruence | participant) + (1 | item),
                         data = c3, control = tight)
 
@@ -91,6 +93,7 @@ write_fixture(list(
   musictime = slope_result(m_music),
   priming = slope_result(m_priming),
   crossed = slope_result(m_crossed),
+  crossed_ml = c(slope_result(m_crossed_ml), list(deviance = unname(deviance(m_crossed_ml)))),
   crossed_block = slope_result(m_crossed_block),
   crossed_music = slope_result(m_crossed_music),
   singular = slope_result(m_singular)
