@@ -471,6 +471,9 @@ pub fn anova(input: &AnovaInput<'_>) -> Result<AnovaTable> {
 
 /// The CI effectsize gives by default (one-sided 95%), or NaN where none can be computed.
 fn effect_ci(es: f64, df1: f64, df2: f64) -> EffectSizeCi {
+    if es.is_nan() {
+        return nan_ci();
+    }
     eta_squared_ci(es.max(0.0), df1, df2, 0.95).unwrap_or_else(|_| nan_ci())
 }
 

@@ -3,8 +3,10 @@
 //!
 //! Key design decision: the parser is pure — a string in, a [`ModelSpec`] or a [`FormulaError`]
 //! out — and knows nothing of data. Names stay names (with their byte spans in the formula), so
-//! the analysis crate resolves them against its columns and can point an unknown column at the
-//! exact place in the formula; this module only checks the syntax and what the fitter supports.
+//! the caller resolves them against its columns: [`ModelSpec::build`] asks a closure for each
+//! variable's levels and codes (no dataframe crosses into this crate) and returns the fixed
+//! design and random-term columns ready for [`crate::fit_mixed`], or an error that points an
+//! unknown column or an uncodable term at its place in the formula.
 //!
 //! Supported, as R's `terms()` expands it: factors and covariates by name (bare or in
 //! backticks), `a:b` interactions, `a*b` crossings (all main effects and interactions, in R's
@@ -15,6 +17,10 @@
 //! `.`, `^`, `%in%`, offsets and numbers other than 0 and 1.
 
 use std::fmt;
+
+use crate::design::{DesignMatrix, FixedFactor};
+use crate::lmm::{LmmFit, LmmOptions};
+use crate::mixed::{RandomTerm, fit_mixed};
 
 /// A byte range `start..end` of the formula.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +83,8 @@ pub struct ModelSpec {
     pub fixed: Vec<Term>,
     /// Random-effects terms in the order written.
     pub random: Vec<RandomSpec>,
+    /// The formula as written (spans index into it).
+    pub source: String,
 }
 
 /// What is wrong with a formula.
@@ -91,6 +99,11 @@ pub enum FormulaErrorKind {
     UnexpectedEnd(&'static str),
     /// Valid R syntax that the fitter does not support; the string names it.
     Unsupported(&'static str),
+    /// A variable the data do not have (from [`ModelSpec::build`]).
+    UnknownVariable(String),
+    /// The data cannot be fitted as specified (from [`ModelSpec::build`]: a factor with one
+    /// level, codes of the wrong length, a fit that fails); the string says why.
+    Data(String),
 }
 
 /// A formula error and where it is: a byte span of the formula and the column (1-based, in
@@ -116,6 +129,8 @@ impl fmt::Display for FormulaError {
                 write!(f, "the formula ends where {what} is expected")
             }
             FormulaErrorKind::Unsupported(what) => write!(f, "{what} is not supported"),
+            FormulaErrorKind::UnknownVariable(name) => write!(f, "no variable named {name:?}"),
+            FormulaErrorKind::Data(why) => write!(f, "{why}"),
         }
     }
 }
@@ -514,5 +529,248 @@ pub fn parse_formula(formula: &str) -> Result<ModelSpec, FormulaError> {
         intercept,
         fixed,
         random,
+        source: formula.to_string(),
+    })
+}
+
+/// A categorical variable of the data, as [`ModelSpec::build`] asks for it by name.
+#[derive(Debug, Clone, Copy)]
+pub struct FactorData<'a> {
+    /// Level labels, in the order of the codes.
+    pub levels: &'a [String],
+    /// Level code of each row.
+    pub codes: &'a [u32],
+    /// Reference level of its treatment coding (R's first level unless releveled).
+    pub reference: usize,
+}
+
+/// One random term with its columns built (see [`ModelSpec::build`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BuiltTerm {
+    /// Grouping factor name.
+    pub group: String,
+    /// Number of level codes of the grouping factor.
+    pub n_levels: usize,
+    /// Level code of each row.
+    pub codes: Vec<u32>,
+    /// Column names (`(Intercept)`, then slope columns named as the fixed ones).
+    pub names: Vec<String>,
+    /// The columns, one value per row each.
+    pub columns: Vec<Vec<f64>>,
+}
+
+/// A model specification resolved against data: the fixed design and the random terms.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BuiltModel {
+    /// The fixed-effects design (treatment coding), whose
+    /// [`DesignMatrix::type3_hypotheses`] give lmerTest's type III table.
+    pub x: DesignMatrix,
+    /// The random terms in the order written.
+    pub random: Vec<BuiltTerm>,
+}
+
+impl BuiltModel {
+    /// Fits the model to the response `y` with [`fit_mixed`].
+    ///
+    /// # Errors
+    /// As [`fit_mixed`].
+    pub fn fit(&self, y: &[f64], options: &LmmOptions) -> crate::Result<LmmFit> {
+        let columns: Vec<Vec<&[f64]>> = self
+            .random
+            .iter()
+            .map(|t| t.columns.iter().map(Vec::as_slice).collect())
+            .collect();
+        let terms: Vec<RandomTerm<'_>> = self
+            .random
+            .iter()
+            .zip(&columns)
+            .map(|(t, c)| RandomTerm {
+                group: &t.group,
+                n_levels: t.n_levels,
+                codes: &t.codes,
+                names: &t.names,
+                columns: c,
+            })
+            .collect();
+        fit_mixed(y, &self.x, &terms, options)
+    }
+}
+
+impl ModelSpec {
+    /// Resolves the specification against data of `n_rows` rows, asking `factor` for each
+    /// variable by name: the fixed design (intercept, main effects, interactions, treatment
+    /// coded as R's default contrasts) and each random term's intercept and slope columns (the
+    /// same dummies as the fixed part, products for interactions).
+    ///
+    /// What R codes differently without an intercept, and numeric covariates, are not built yet:
+    /// a model without an intercept (fixed `0 +` / `- 1`, random `(0 + a | g)`) and an
+    /// interaction whose main effects are not all in the same part are errors at the term.
+    ///
+    /// ```
+    /// use cuelab_stats::formula::{FactorData, parse_formula};
+    /// let spec = parse_formula("y ~ a + (1 + a | g)").unwrap();
+    /// let a_levels = ["a1".to_string(), "a2".to_string()];
+    /// let g_levels = ["g1".to_string(), "g2".to_string()];
+    /// let a_codes = [0, 1, 0, 1];
+    /// let g_codes = [0, 0, 1, 1];
+    /// let model = spec
+    ///     .build(4, &|name| match name {
+    ///         "a" => Some(FactorData { levels: &a_levels, codes: &a_codes, reference: 0 }),
+    ///         "g" => Some(FactorData { levels: &g_levels, codes: &g_codes, reference: 0 }),
+    ///         _ => None,
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(model.x.names(), ["(Intercept)", "aa2"]);
+    /// assert_eq!(model.random[0].names, ["(Intercept)", "aa2"]);
+    /// ```
+    ///
+    /// # Errors
+    /// A [`FormulaError`] at the offending name or term: an unknown variable, an unsupported
+    /// form (above), or data that do not fit (a factor with fewer than 2 levels, codes of the
+    /// wrong length).
+    pub fn build<'a>(
+        &self,
+        n_rows: usize,
+        factor: &dyn Fn(&str) -> Option<FactorData<'a>>,
+    ) -> Result<BuiltModel, FormulaError> {
+        let src = self.source.as_str();
+        let fixed_span = Span {
+            start: self.response.span.start,
+            end: self
+                .fixed
+                .iter()
+                .flat_map(|t| t.factors.iter().map(|f| f.span.end))
+                .max()
+                .unwrap_or(self.response.span.end),
+        };
+        if !self.intercept {
+            return Err(error_at(
+                src,
+                FormulaErrorKind::Unsupported("a model without an intercept"),
+                fixed_span,
+            ));
+        }
+        let x = design(src, n_rows, &self.fixed, factor)?;
+        let mut random = Vec::new();
+        for r in &self.random {
+            if !r.intercept {
+                return Err(error_at(
+                    src,
+                    FormulaErrorKind::Unsupported("a random term without an intercept"),
+                    r.span,
+                ));
+            }
+            let g = lookup(src, factor, &r.group)?;
+            if g.codes.len() != n_rows {
+                return Err(error_at(
+                    src,
+                    FormulaErrorKind::Data(format!(
+                        "{} has {} values, not {n_rows}",
+                        r.group.name,
+                        g.codes.len()
+                    )),
+                    r.group.span,
+                ));
+            }
+            let z = design(src, n_rows, &r.terms, factor)?;
+            random.push(BuiltTerm {
+                group: r.group.name.clone(),
+                n_levels: g.levels.len(),
+                codes: g.codes.to_vec(),
+                names: z.names().to_vec(),
+                columns: (0..z.n_cols()).map(|j| z.column(j).to_vec()).collect(),
+            });
+        }
+        Ok(BuiltModel { x, random })
+    }
+}
+
+/// A formula error at `span` of `source`.
+fn error_at(source: &str, kind: FormulaErrorKind, span: Span) -> FormulaError {
+    FormulaError {
+        kind,
+        span,
+        column: source
+            .get(..span.start)
+            .map_or(span.start, |s| s.chars().count())
+            + 1,
+    }
+}
+
+fn lookup<'a>(
+    src: &str,
+    factor: &dyn Fn(&str) -> Option<FactorData<'a>>,
+    name: &Name,
+) -> Result<FactorData<'a>, FormulaError> {
+    factor(&name.name).ok_or_else(|| {
+        error_at(
+            src,
+            FormulaErrorKind::UnknownVariable(name.name.clone()),
+            name.span,
+        )
+    })
+}
+
+/// Treatment-coded design of `terms` (intercept first), main effects before interactions.
+fn design<'a>(
+    src: &str,
+    n_rows: usize,
+    terms: &[Term],
+    factor: &dyn Fn(&str) -> Option<FactorData<'a>>,
+) -> Result<DesignMatrix, FormulaError> {
+    let mut names: Vec<&Name> = Vec::new();
+    let mut data: Vec<FactorData<'a>> = Vec::new();
+    for t in terms.iter().filter(|t| t.factors.len() == 1) {
+        names.push(&t.factors[0]);
+        data.push(lookup(src, factor, &t.factors[0])?);
+    }
+    let mut interactions = Vec::new();
+    for t in terms.iter().filter(|t| t.factors.len() > 1) {
+        let mut idx = Vec::new();
+        for f in &t.factors {
+            match names.iter().position(|n| n.name == f.name) {
+                Some(i) => idx.push(i),
+                None => {
+                    lookup(src, factor, f)?;
+                    return Err(error_at(
+                        src,
+                        FormulaErrorKind::Unsupported(
+                            "an interaction without its main effects in the same part",
+                        ),
+                        f.span,
+                    ));
+                }
+            }
+        }
+        interactions.push(idx);
+    }
+    for (n, d) in names.iter().zip(&data) {
+        if d.codes.len() != n_rows {
+            return Err(error_at(
+                src,
+                FormulaErrorKind::Data(format!(
+                    "{} has {} values, not {n_rows}",
+                    n.name,
+                    d.codes.len()
+                )),
+                n.span,
+            ));
+        }
+    }
+    let fixed: Vec<FixedFactor<'_>> = names
+        .iter()
+        .zip(&data)
+        .map(|(n, d)| FixedFactor {
+            name: &n.name,
+            levels: d.levels,
+            codes: d.codes,
+            reference: d.reference,
+        })
+        .collect();
+    DesignMatrix::treatment(n_rows, &fixed, &interactions).map_err(|e| {
+        let span = names.first().map_or(Span { start: 0, end: 0 }, |n| n.span);
+        error_at(src, FormulaErrorKind::Data(e.to_string()), span)
     })
 }

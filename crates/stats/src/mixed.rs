@@ -2,12 +2,12 @@
 //! correlations, `(1 + a | subject)`, alone or crossed with other terms such as `(1 | item)` —
 //! fitted by REML (or ML) as lme4, with Satterthwaite df as lmerTest.
 //!
-//! Key design decision: as in [`crate::lmm`], the rows are touched once. One pass accumulates the
-//! cross-products of the augmented matrix `[Z X y]` — per level of the *eliminated* term (the one
-//! whose grouping factor has the most levels) its small `q × q` block `Z_j'Z_j` and its row block
-//! against everything else, and one dense block for the other terms' levels, X and y. lme4's
-//! relative covariance factor is `Λ = ⊕ I_{m_t} ⊗ T_t` with `T_t` the lower-triangular `q_t × q_t`
-//! factor whose lower triangle, column by column, is θ. At a given θ the profiled deviance
+//! Key design decision: as in [`crate::lmm`], the rows are touched once. One pass accumulates
+//! the cross-products of the augmented matrix `[Z X y]` — per level of the *eliminated* term
+//! (the one with the most random effects, levels × columns) its small `q × q` block `Z_j'Z_j`
+//! and its row block against everything else, and one dense block for the other terms' levels,
+//! X and y. lme4's relative covariance factor is `Λ = ⊕ I_{m_t} ⊗ T_t` with `T_t` the
+//! lower-triangular `q_t × q_t` factor whose lower triangle, column by column, is θ. At a given θ the profiled deviance
 //! needs the Cholesky factor of `Λ'Z'ZΛ + I` bordered by X and y (lme4's PLS step). The
 //! eliminated term's part is block diagonal, so each level's `T'Z_j'Z_jT + I` is factorised on
 //! its own and removed by a Schur complement; only the remaining block (the other terms' levels,
@@ -321,9 +321,10 @@ fn accumulate(y: &[f64], x: &DesignMatrix, terms: &[RandomTerm<'_>]) -> (General
     let p = x.n_cols();
     let q: Vec<usize> = terms.iter().map(|t| t.columns.len()).collect();
     let m: Vec<usize> = terms.iter().map(|t| t.n_levels).collect();
-    // The term with the most levels (the first of equals) is eliminated.
+    // The term with the most random effects (levels × columns; the first of equals) is
+    // eliminated, which leaves the smallest dense block.
     let elim = (0..terms.len())
-        .max_by(|&a, &b| m[a].cmp(&m[b]).then(b.cmp(&a)))
+        .max_by(|&a, &b| (m[a] * q[a]).cmp(&(m[b] * q[b])).then(b.cmp(&a)))
         .unwrap_or(0);
     let mut offset = vec![usize::MAX; terms.len()];
     let mut m_rest = 0;

@@ -156,3 +156,44 @@ fn rejected_formulas_point_at_the_term() {
     assert_eq!(e.span.start, 34, "the ü takes two bytes");
     assert!(matches!(e.kind, FormulaErrorKind::Unsupported(_)));
 }
+
+#[test]
+fn build_rejects_what_it_cannot_code_at_the_term() {
+    use cuelab_stats::formula::FactorData;
+    let levels = ["l1".to_string(), "l2".to_string()];
+    let codes = [0, 1, 0, 1];
+    let lookup = |name: &str| {
+        ["a", "b", "g"].contains(&name).then_some(FactorData {
+            levels: &levels,
+            codes: &codes,
+            reference: 0,
+        })
+    };
+    let check = |formula: &str, column: usize, message: &str| {
+        let spec = parse_formula(formula).unwrap();
+        let e = spec.build(4, &lookup).unwrap_err();
+        assert_eq!(e.column, column, "{formula}: {e}");
+        assert_eq!(e.to_string(), message, "{formula}");
+    };
+    check(
+        "y ~ a:b + (1 | g)",
+        5,
+        "column 5: an interaction without its main effects in the same part is not supported",
+    );
+    check(
+        "y ~ a + (0 + a | g)",
+        9,
+        "column 9: a random term without an intercept is not supported",
+    );
+    check(
+        "y ~ 0 + a",
+        1,
+        "column 1: a model without an intercept is not supported",
+    );
+    check("y ~ a + c", 9, "column 9: no variable named \"c\"");
+    let spec = parse_formula("y ~ a*b + (1 + a | g)").unwrap();
+    let m = spec.build(4, &lookup).unwrap();
+    assert_eq!(m.x.names(), ["(Intercept)", "al2", "bl2", "al2:bl2"]);
+    assert_eq!(m.random[0].names, ["(Intercept)", "al2"]);
+    assert_eq!(m.random[0].columns[1], [0.0, 1.0, 0.0, 1.0]);
+}

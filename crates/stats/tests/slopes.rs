@@ -386,3 +386,60 @@ fn intercepts_only_match_the_crossed_fixture() {
     }
     assert!(fit.correlations.is_empty() && !fit.singular);
 }
+
+/// The formula of the issue, parsed, resolved against the columns of the crossed fixture and
+/// fitted, gives lme4's fit (the same comparison as `crossed_with_items_unbalanced`).
+#[test]
+fn formula_built_model_matches_lme4() {
+    use cuelab_stats::formula::{FactorData, FormulaErrorKind, parse_formula};
+    let rows = read_csv(&fixture_path("slopes_crossed.csv"));
+    let y: Vec<f64> = rows.iter().map(|r| r["RT"].parse().unwrap()).collect();
+    let columns: Vec<(&str, Vec<String>, Vec<u32>)> = ["congruence", "participant", "item"]
+        .iter()
+        .map(|&k| {
+            let values: Vec<&str> = rows.iter().map(|r| r[k].as_str()).collect();
+            let mut levels: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+            levels.sort();
+            levels.dedup();
+            let c = codes(&values, &levels);
+            (k, levels, c)
+        })
+        .collect();
+    let lookup = |name: &str| {
+        columns
+            .iter()
+            .find(|(k, _, _)| *k == name)
+            .map(|(_, levels, codes)| FactorData {
+                levels,
+                codes,
+                reference: 0,
+            })
+    };
+    let spec =
+        parse_formula("RT ~ congruence + (1 + congruence | participant) + (1 | item)").unwrap();
+    let model = spec.build(y.len(), &lookup).unwrap();
+    let fit = model.fit(&y, &LmmOptions::default()).unwrap();
+    let want = &fixture("slopes")["crossed"];
+    close(
+        "criterion",
+        fit.criterion,
+        num(want, "reml_criterion"),
+        LMM_REL,
+    );
+    for (f, w) in fit.fixed.iter().zip(want["fixed"].as_array().unwrap()) {
+        assert_eq!(f.name, w["name"].as_str().unwrap());
+        close(&f.name, f.estimate, num(w, "estimate"), LMM_REL);
+        close(&f.name, f.df, num(w, "df"), DF_REL);
+    }
+    assert_eq!(fit.correlations.len(), 1);
+
+    // An unknown column is an error at its place in the formula.
+    let spec = parse_formula("RT ~ congruence + (1 + congruence | subject)").unwrap();
+    let err = spec.build(y.len(), &lookup).unwrap_err();
+    assert_eq!(
+        err.kind,
+        FormulaErrorKind::UnknownVariable("subject".into())
+    );
+    assert_eq!(err.column, 37);
+    assert_eq!(err.to_string(), "column 37: no variable named \"subject\"");
+}
