@@ -35,6 +35,7 @@ pub mod formula;
 pub mod lmm;
 pub mod mixed;
 pub mod sdt;
+pub mod timecourse;
 pub mod timing;
 pub mod ttest;
 
@@ -54,6 +55,7 @@ pub use lmm::{
 };
 pub use mixed::{RandomTerm, fit_mixed};
 pub use sdt::{SdtCounts, SignalDetection, signal_detection, signal_detection_all};
+pub use timecourse::{LagFit, Peak, best_lag, cross_correlation, peak, resample_linear};
 pub use timing::{
     CongruenceEffect, VierordtFit, coefficient_of_variation, congruence_effect, duration_ratio,
     log_ratio, vierordt,

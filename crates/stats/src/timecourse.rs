@@ -1,0 +1,202 @@
+//! Continuous ratings as time courses: resampling onto a common grid, the time of the peak, and
+//! the lag at which a rating follows a designed curve best (emotion attribution).
+//!
+//! Key design decision: each function is the R one-liner an analyst would write, computed the
+//! same way — `approx(t, v, xout = grid, rule = 2)` for resampling, `which.max` for the peak,
+//! `ccf(rating, curve, lag.max)` for the cross-correlation (the lag-k value estimates
+//! `cor(rating[t + k], curve[t])`, normalised by the full-series variances with divisor n, as
+//! R's `acf`) — so a per-participant or per-condition series can be checked against R value by
+//! value. Lags are in samples of the grid; the caller multiplies by the grid step. Averaging
+//! curves over participants and the within-subject CI ribbons are [`crate::describe`] applied at
+//! each grid point.
+
+use crate::error::{Result, StatsError, check_finite};
+
+/// Linear interpolation of the samples `(t, v)` at the points of `grid`, constant beyond the
+/// first and last sample (R: `approx(t, v, xout = grid, rule = 2)$y`).
+///
+/// ```
+/// let v = cuelab_stats::resample_linear(&[0.0, 1.0, 3.0], &[0.0, 2.0, 6.0], &[-1.0, 0.5, 2.0, 4.0]).unwrap();
+/// assert_eq!(v, [0.0, 1.0, 4.0, 6.0]);
+/// ```
+///
+/// # Errors
+/// `t` and `v` of different lengths, no samples, a non-finite value, or times that do not
+/// strictly increase.
+pub fn resample_linear(t: &[f64], v: &[f64], grid: &[f64]) -> Result<Vec<f64>> {
+    if t.len() != v.len() {
+        return Err(StatsError::LengthMismatch {
+            what: "sample values",
+            expected: t.len(),
+            actual: v.len(),
+        });
+    }
+    if t.is_empty() {
+        return Err(StatsError::TooFew {
+            what: "samples",
+            needed: 1,
+            got: 0,
+        });
+    }
+    check_finite("sample times", t)?;
+    check_finite("sample values", v)?;
+    check_finite("grid", grid)?;
+    if let Some(i) = t.windows(2).position(|w| w[1] <= w[0]) {
+        return Err(StatsError::InvalidArgument(format!(
+            "sample times must increase strictly (index {})",
+            i + 1
+        )));
+    }
+    let last = t.len() - 1;
+    Ok(grid
+        .iter()
+        .map(|&g| {
+            if g <= t[0] {
+                return v[0];
+            }
+            if g >= t[last] {
+                return v[last];
+            }
+            // The first sample time above g (exists: g < t[last]).
+            let hi = t.partition_point(|&x| x <= g);
+            let lo = hi - 1;
+            let w = (g - t[lo]) / (t[hi] - t[lo]);
+            v[lo] + w * (v[hi] - v[lo])
+        })
+        .collect())
+}
+
+/// The first maximum of a time course.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Peak {
+    /// Index of the first maximum (R: `which.max(values) - 1`).
+    pub index: usize,
+    /// Time of the peak, `grid[index]`.
+    pub time: f64,
+    /// The maximum value.
+    pub value: f64,
+}
+
+/// The time and value of the first maximum of `values` sampled at `grid`.
+///
+/// # Errors
+/// Lengths differ, no values, or a non-finite value.
+pub fn peak(grid: &[f64], values: &[f64]) -> Result<Peak> {
+    if grid.len() != values.len() {
+        return Err(StatsError::LengthMismatch {
+            what: "time-course values",
+            expected: grid.len(),
+            actual: values.len(),
+        });
+    }
+    if values.is_empty() {
+        return Err(StatsError::TooFew {
+            what: "time-course values",
+            needed: 1,
+            got: 0,
+        });
+    }
+    check_finite("time-course values", values)?;
+    let mut index = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[index] {
+            index = i;
+        }
+    }
+    Ok(Peak {
+        index,
+        time: grid[index],
+        value: values[index],
+    })
+}
+
+/// The cross-correlation of `x` and `y` at lags `−max_lag..=max_lag` (R: `ccf(x, y, lag.max,
+/// plot = FALSE)$acf`): the value at lag k estimates `cor(x[t + k], y[t])`.
+///
+/// # Errors
+/// Lengths differ, a non-finite value, `max_lag` not below the series length, or a constant
+/// series ([`StatsError::Degenerate`]).
+pub fn cross_correlation(x: &[f64], y: &[f64], max_lag: usize) -> Result<Vec<(i64, f64)>> {
+    if x.len() != y.len() {
+        return Err(StatsError::LengthMismatch {
+            what: "cross-correlation y",
+            expected: x.len(),
+            actual: y.len(),
+        });
+    }
+    check_finite("cross-correlation x", x)?;
+    check_finite("cross-correlation y", y)?;
+    let n = x.len();
+    if max_lag >= n {
+        return Err(StatsError::TooFew {
+            what: "samples (more than the largest lag)",
+            needed: max_lag + 1,
+            got: n,
+        });
+    }
+    let nf = n as f64;
+    let mx = x.iter().sum::<f64>() / nf;
+    let my = y.iter().sum::<f64>() / nf;
+    let cxx = x.iter().map(|v| (v - mx).powi(2)).sum::<f64>() / nf;
+    let cyy = y.iter().map(|v| (v - my).powi(2)).sum::<f64>() / nf;
+    if cxx == 0.0 || cyy == 0.0 {
+        return Err(StatsError::Degenerate(
+            "a constant series has no cross-correlation".into(),
+        ));
+    }
+    let norm = (cxx * cyy).sqrt() * nf;
+    let at = |k: i64| {
+        let s: f64 = if k >= 0 {
+            let k = k as usize;
+            (0..n - k).map(|t| (x[t + k] - mx) * (y[t] - my)).sum()
+        } else {
+            let k = (-k) as usize;
+            (0..n - k).map(|t| (x[t] - mx) * (y[t + k] - my)).sum()
+        };
+        s / norm
+    };
+    let m = max_lag as i64;
+    Ok((-m..=m).map(|k| (k, at(k))).collect())
+}
+
+/// The lag at which a rating follows a curve best.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct LagFit {
+    /// The lag in samples (the rating at `t + lag` against the curve at `t`).
+    pub lag: usize,
+    /// The cross-correlation at that lag.
+    pub correlation: f64,
+}
+
+/// The non-negative lag (0..=max_lag samples) with the highest cross-correlation of `rating`
+/// following `curve`, the first of equals (R: the `which.max` of `ccf(rating, curve, max_lag)`
+/// over lags ≥ 0).
+///
+/// ```
+/// // The rating repeats the curve two samples later.
+/// let curve = [0.0, 1.0, 3.0, 2.0, 5.0, 4.0, 1.0, 0.0, 2.0, 3.0];
+/// let rating = [0.0, 0.0, 0.0, 1.0, 3.0, 2.0, 5.0, 4.0, 1.0, 0.0];
+/// let fit = cuelab_stats::best_lag(&rating, &curve, 4).unwrap();
+/// assert_eq!(fit.lag, 2);
+/// ```
+///
+/// # Errors
+/// As [`cross_correlation`].
+pub fn best_lag(rating: &[f64], curve: &[f64], max_lag: usize) -> Result<LagFit> {
+    let r = cross_correlation(rating, curve, max_lag)?;
+    let mut best = LagFit {
+        lag: 0,
+        correlation: f64::NEG_INFINITY,
+    };
+    for &(k, c) in r.iter().filter(|(k, _)| *k >= 0) {
+        if c > best.correlation {
+            best = LagFit {
+                lag: k as usize,
+                correlation: c,
+            };
+        }
+    }
+    Ok(best)
+}
