@@ -243,6 +243,9 @@ struct Parser<'a> {
     at: usize,
 }
 
+/// The most factors one `a*b*…` may cross (2⁸ − 1 terms).
+const MAX_CROSSED: usize = 8;
+
 /// One `+`-separated element of a sum: an intercept switch or a product of names.
 enum Element {
     Intercept(bool),
@@ -325,6 +328,16 @@ impl Parser<'_> {
         }
         // a*b*c: every non-empty subset of the crossing's parts, each the product of its parts.
         let k = crossing.len();
+        if k > MAX_CROSSED {
+            let span = Span {
+                start: crossing[0][0].span.start,
+                end: crossing[k - 1][0].span.end,
+            };
+            return Err(self.err(
+                FormulaErrorKind::Unsupported("a crossing of more than 8 factors"),
+                span,
+            ));
+        }
         let mut terms = Vec::new();
         for mask in 1u32..(1 << k) {
             let mut factors: Vec<Name> = Vec::new();

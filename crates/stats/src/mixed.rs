@@ -31,9 +31,12 @@
 //! against 268 s for `lmer` + lmerTest's summary on the same model (`benches/r/lmm_slopes_1m.R`;
 //! 2-core machine under other load, November 2026). The limit: the dense block
 //! grows with the *second* largest grouping. Two crossed factors with thousands of levels each
-//! (r in the thousands) would cost seconds per evaluation and need a sparse Cholesky of the
-//! remaining block with a fill-reducing ordering (as lme4's CHOLMOD); this module does not
-//! have one.
+//! (r in the thousands) would cost seconds per evaluation. A sparse Cholesky (lme4's CHOLMOD)
+//! would not help when the factors are fully crossed — every participant seeing every item
+//! fills the items' block in under any elimination order, so lme4 factorises it dense too — but
+//! it would when they are only partly crossed (thousands of items, each participant seeing a
+//! few dozen): then the remaining block stays sparse and a fill-reducing ordering pays. This
+//! module has no sparse path; such designs fit here at the dense cost above.
 
 use nalgebra::{DMatrix, DVector};
 

@@ -150,6 +150,11 @@ fn rejected_formulas_point_at_the_term() {
     );
     check_err("RT ~ a $ b", 8, "column 8: unexpected character '$'");
     check_err("~ a", 1, "column 1: expected a variable name");
+    check_err(
+        "y ~ a*b*c*d*e*f*g*h*i",
+        5,
+        "column 5: a crossing of more than 8 factors is not supported",
+    );
     // Columns count characters, not bytes.
     let e = parse_formula("Dauer_ü ~ Musik + (1 | Person) + 3").unwrap_err();
     assert_eq!(e.column, 34);
@@ -196,4 +201,30 @@ fn build_rejects_what_it_cannot_code_at_the_term() {
     assert_eq!(m.x.names(), ["(Intercept)", "al2", "bl2", "al2:bl2"]);
     assert_eq!(m.random[0].names, ["(Intercept)", "al2"]);
     assert_eq!(m.random[0].columns[1], [0.0, 1.0, 0.0, 1.0]);
+}
+
+/// Every prefix of a few formulas (cut at each character) parses or fails with a span inside
+/// the text and a matching column — never a panic.
+#[test]
+fn truncated_formulas_fail_inside_the_text() {
+    for f in [
+        "RT ~ congruence * block + (1 + congruence | participant) + (1 | item)",
+        "`Zeit (s)` ~ Musik:Szene - 1 + (0 + Musik || Person)",
+        "y ~ a + (1 | g/h) + log(x) + 3 + . ^ 2 % $",
+    ] {
+        for (cut, _) in f.char_indices().chain(std::iter::once((f.len(), ' '))) {
+            let text = &f[..cut];
+            if let Err(e) = parse_formula(text) {
+                assert!(
+                    e.span.start <= e.span.end && e.span.end <= text.len(),
+                    "{text:?}: {e:?}"
+                );
+                assert_eq!(
+                    e.column,
+                    text[..e.span.start].chars().count() + 1,
+                    "{text:?}"
+                );
+            }
+        }
+    }
 }
