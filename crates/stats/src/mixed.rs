@@ -465,6 +465,15 @@ pub fn fit_mixed(
     let centred: Vec<f64> = y.iter().map(|v| v - shift).collect();
     let (sys, used) = accumulate(&centred, x, terms);
     for (t, term) in terms.iter().enumerate() {
+        // lme4's checks: a grouping factor needs more than one level and fewer levels than
+        // observations.
+        if used[t] < 2 || used[t] >= n {
+            return Err(StatsError::Degenerate(format!(
+                "grouping factor {} has {} levels for {n} observations: it needs more than one \
+                 and fewer than the observations",
+                term.group, used[t]
+            )));
+        }
         let n_re = used[t] * term.columns.len();
         if n_re >= n {
             return Err(StatsError::Degenerate(format!(
@@ -594,6 +603,24 @@ pub fn fit_mixed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grouping_with_one_level_is_degenerate() {
+        let y = [1.0, 2.0, 3.5, 4.0, 5.5, 6.0];
+        let x = DesignMatrix::from_columns(vec!["(Intercept)".into()], vec![vec![1.0; 6]]).unwrap();
+        let ones = [1.0; 6];
+        let names = ["(Intercept)".to_string()];
+        let cols = [&ones[..]];
+        let term = RandomTerm {
+            group: "g",
+            n_levels: 3,
+            codes: &[1; 6],
+            names: &names,
+            columns: &cols,
+        };
+        let err = fit_mixed(&y, &x, &[term], &LmmOptions::default()).unwrap_err();
+        assert!(matches!(err, StatsError::Degenerate(_)), "{err}");
+    }
 
     #[test]
     fn small_cholesky_factors_and_rejects() {
