@@ -1,10 +1,13 @@
-//! The shared vocabulary of cuelab: identifiers, time units, response values and the
-//! column names and types of the data cuelab writes.
+//! The shared vocabulary of cuelab: identifiers, time units, clocks, the trial-timing record,
+//! response values, the seams that cross crates ([`present::Presenter`],
+//! [`marker::MarkerSink`]) and the column names and types of the data cuelab writes.
 //!
 //! Key design decision: this crate does no I/O and depends on no other workspace crate, so
-//! every other crate can agree on units and names without agreeing on anything else. Time is
-//! always an integer: nanoseconds on the session clock ([`SessionTime`]) or sample frames
-//! ([`Frames`]); floating-point milliseconds appear only at the edges (reports, exports).
+//! every other crate can agree on units, records and names without agreeing on anything else.
+//! Time is always an integer: nanoseconds on the session clock ([`SessionTime`]) or sample
+//! frames ([`Frames`]); floating-point milliseconds appear only at the edges (reports, exports).
+//! Nothing here is `Serialize`: the journal owns the one serializable counterpart of these
+//! records.
 //!
 //! ```
 //! use cuelab_core::{Frames, SessionTime};
@@ -13,9 +16,18 @@
 //! assert_eq!(Frames(72_000).to_session_time(48_000), t);
 //! ```
 
+pub mod clock;
 pub mod ids;
+pub mod marker;
+pub mod present;
+pub mod response;
 pub mod schema;
 pub mod time;
+pub mod timing;
 
+pub use clock::{Clock, VirtualClock, WaitClock};
 pub use ids::{IdError, ParticipantId};
+pub use present::{ClipRequest, PresentError, PresentErrorKind, Presenter};
+pub use response::{ContinuousTrace, Response};
 pub use time::{Frames, SessionTime};
+pub use timing::{IntervalStats, TimingFlag, TrialTiming};

@@ -1,4 +1,5 @@
-//! Session clocks: where "now" comes from.
+//! Session clocks: where "now" comes from. The [`Clock`] trait and [`VirtualClock`] live in
+//! `cuelab_core` (re-exported here); the real [`MonotonicClock`] lives here, with the devices.
 //!
 //! Everything in a session is timed on one clock, [`SessionTime`] nanoseconds since the session
 //! started. Code that needs "now" takes a `&dyn Clock` (or a generic `C: Clock`) instead of
@@ -16,31 +17,10 @@
 //! assert_eq!(view.now(), SessionTime::from_millis(16));
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use cuelab_core::SessionTime;
-
-/// A source of session time. Implementations are monotonic: `now` never goes backwards.
-///
-/// `now` must be cheap and must not allocate, lock or block: the audio callback may call it.
-pub trait Clock: Send + Sync {
-    /// The current instant on the session clock.
-    fn now(&self) -> SessionTime;
-}
-
-impl<C: Clock + ?Sized> Clock for Arc<C> {
-    fn now(&self) -> SessionTime {
-        (**self).now()
-    }
-}
-
-impl<C: Clock + ?Sized> Clock for &C {
-    fn now(&self) -> SessionTime {
-        (**self).now()
-    }
-}
+pub use cuelab_core::clock::{Clock, VirtualClock, WaitClock};
 
 /// The real clock: the OS monotonic clock (`CLOCK_MONOTONIC` on Linux), counted from the instant
 /// the session started.
@@ -85,61 +65,28 @@ impl Clock for MonotonicClock {
     }
 }
 
-/// A clock that moves only when told to. Clones share the same time, so a test can keep one
-/// handle to advance while the code under test reads another.
-#[derive(Debug, Clone, Default)]
-pub struct VirtualClock {
-    ns: Arc<AtomicI64>,
-}
-
-impl VirtualClock {
-    /// A virtual clock at session time zero.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A virtual clock at `t`.
-    pub fn starting_at(t: SessionTime) -> Self {
-        Self {
-            ns: Arc::new(AtomicI64::new(t.as_nanos())),
+impl WaitClock for MonotonicClock {
+    /// Sleeps until 1 ms before `t`, then yields until `t` (sleep alone overshoots by up to a
+    /// scheduler tick).
+    fn wait_until(&self, t: SessionTime) -> SessionTime {
+        loop {
+            let now = self.now();
+            if now >= t {
+                return now;
+            }
+            let left = (t - now).as_nanos();
+            if left > 2_000_000 {
+                std::thread::sleep(std::time::Duration::from_nanos((left - 1_000_000) as u64));
+            } else {
+                std::thread::yield_now();
+            }
         }
-    }
-
-    /// Moves the clock forward by `d` (a negative `d` is ignored: the clock never goes back) and
-    /// returns the new time.
-    pub fn advance(&self, d: SessionTime) -> SessionTime {
-        let step = d.as_nanos().max(0);
-        SessionTime(self.ns.fetch_add(step, Ordering::AcqRel) + step)
-    }
-
-    /// Moves the clock forward to `t` if `t` is later than now; returns the new time.
-    pub fn advance_to(&self, t: SessionTime) -> SessionTime {
-        let prev = self.ns.fetch_max(t.as_nanos(), Ordering::AcqRel);
-        SessionTime(prev.max(t.as_nanos()))
-    }
-}
-
-impl Clock for VirtualClock {
-    fn now(&self) -> SessionTime {
-        SessionTime(self.ns.load(Ordering::Acquire))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn virtual_clock_moves_only_forward_and_clones_share_time() {
-        let clock = VirtualClock::new();
-        let other = clock.clone();
-        assert_eq!(clock.advance(SessionTime(10)), SessionTime(10));
-        assert_eq!(other.now(), SessionTime(10));
-        assert_eq!(clock.advance(SessionTime(-5)), SessionTime(10));
-        assert_eq!(clock.advance_to(SessionTime(3)), SessionTime(10));
-        assert_eq!(other.advance_to(SessionTime(25)), SessionTime(25));
-        assert_eq!(clock.now(), SessionTime(25));
-    }
 
     #[test]
     fn monotonic_clock_maps_instants_both_sides_of_origin() {

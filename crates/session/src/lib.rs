@@ -1,77 +1,79 @@
-//! cuelab sessions: what happened in each trial (timing and responses), simulated participants,
-//! and the durable export of sessions as tidy tables.
+//! cuelab sessions: the one runner every session goes through (lab, headless, simulated), the
+//! durable journal with resume, the session store on disk, and simulated participants.
 //!
-//! Key design decision: **this crate never touches a device.** Presentation comes in through
-//! the [`Presenter`] trait (present one planned trial → its measured [`Timing`]), implemented
-//! by the binary over the playback crate's engine (a sound card, or the virtual audio device
-//! and virtual display). So the session logic, the simulated participants and the export build
-//! and test without cpal, FFmpeg or polars, and a simulated session's timing columns are still
-//! measured by the same presentation code a lab session uses.
+//! Key design decision: **this crate never touches a device.** Clips are shown through
+//! `cuelab_core::Presenter` (the playback crate's rigs), the participant is reached through
+//! [`respond::Respondent`] (the window, or a [`simulate::SimulatedParticipant`]), events are
+//! written through [`journal::Journal`], and time comes from a `cuelab_core::WaitClock` — so the
+//! runner, the journal and resume build and test without cpal, FFmpeg, a window or polars, and
+//! a simulated session goes through exactly the code a lab session does.
 //!
-//! The second decision: **simulated data is deterministic and says so.** A
-//! [`simulate::Simulator`] draws everything from the protocol crate's portable ChaCha
-//! [`cuelab_protocol::rng::Stream`], seeded from the study seed (clip effects, shared by all
-//! participants) and the plan's session seed (the participant's own effects and noise); every
-//! exported row of a simulated session carries `simulated = true`.
+//! The second decision: **a trial is on disk before the next begins.** The runner commits the
+//! journal at every trial boundary ([`journal::FileJournal`] fsyncs file and folder); a killed
+//! session resumes ([`store::open`] with `resume`) at the first incomplete trial of the same
+//! plan, and an existing session is never overwritten.
 //!
 //! ```
-//! use std::collections::BTreeMap;
-//! use cuelab_protocol::PlannedTrial;
-//! use cuelab_session::simulate::{Simulator, TimeModel};
+//! use cuelab_core::{ClipRequest, PresentError, Presenter, SessionTime, TrialTiming, VirtualClock};
+//! use cuelab_core::marker::NoMarkers;
+//! use cuelab_protocol::{MemFiles, load, plan};
+//! use cuelab_core::ParticipantId;
+//! use cuelab_session::journal::{MemJournal, Progress};
+//! use cuelab_session::runner::{Controls, Quiet, Rig, run};
+//! use cuelab_session::simulate::{Model, Simulator};
 //!
-//! let sim = Simulator::new(TimeModel::default(), 42);
-//! let trial = PlannedTrial {
-//!     index: 1,
-//!     block: 1,
-//!     practice: false,
-//!     clip: Some("lake".into()),
-//!     soundtrack: Some("arousing".into()),
-//!     conditions: BTreeMap::from([("music".into(), "arousing".into())]),
-//!     break_before: false,
+//! /// A presenter whose clips last 5 s on the virtual clock.
+//! struct FiveSeconds(VirtualClock);
+//! impl Presenter for FiveSeconds {
+//!     fn present(&mut self, _: &ClipRequest) -> Result<TrialTiming, PresentError> {
+//!         let onset = self.0.advance(SessionTime::from_millis(100));
+//!         let end = self.0.advance(SessionTime::from_millis(5000));
+//!         Ok(TrialTiming { video_onset: Some(onset), video_offset: Some(end), ..TrialTiming::default() })
+//!     }
+//! }
+//!
+//! let text = r#"
+//! [experiment]
+//! id = "demo"
+//! title = "Demo"
+//! version = "1"
+//! [stimuli.clips]
+//! lake = "lake.mp4"
+//! [factors]
+//! music = { levels = ["fast", "slow"] }
+//! [[procedure]]
+//! clip = {}
+//! [[procedure]]
+//! time_estimate = { method = "verbal", unit = "s" }
+//! "#;
+//! let files = MemFiles::default().with("lake.mp4", vec![0u8; 16]);
+//! let protocol = load("demo.toml", text.as_bytes(), &files).unwrap();
+//! let p = plan(&protocol, &ParticipantId::parse("1").unwrap(), 1).unwrap();
+//! let clock = VirtualClock::new();
+//! let sim = Simulator::new(&protocol, Model::default(), 42);
+//! let mut participant = sim.participant(p.seed, clock.clone());
+//! let mut journal = MemJournal::default();
+//! let rig = Rig {
+//!     presenter: &mut FiveSeconds(clock.clone()),
+//!     respondent: &mut participant,
+//!     journal: &mut journal,
+//!     clock: &clock,
+//!     markers: &mut NoMarkers,
+//!     observer: &mut Quiet,
 //! };
-//! let mut p = sim.participant(7);
-//! let r = p.respond(&trial, 8.0).unwrap();
-//! assert!(r.verbal_s > 0.0 && r.reproduction_s > 0.0);
-//! assert!((1.0..=9.0).contains(&r.valence));
-//! // The same seeds give the same participant.
-//! assert_eq!(sim.participant(7).respond(&trial, 8.0).unwrap(), r);
+//! let outcome = run(&protocol, &p, &Progress::default(), rig, &Controls::default()).unwrap();
+//! assert_eq!(outcome.trials_run, 2);
+//! assert_eq!(journal.commits, 3); // two trials and the end
 //! ```
 
-pub mod export;
-pub mod record;
+pub mod durable;
+pub mod journal;
+pub mod respond;
+pub mod runner;
 pub mod simulate;
+pub mod store;
 
-pub use export::{ExportError, ResponseRow, TrialRow};
-pub use record::{Presenter, Response, Timing, TrialRecord};
-pub use simulate::{SimError, Simulator, TimeModel};
-
-#[cfg(test)]
-mod tests {
-    /// Invariant (DESIGN.md): session talks to devices through traits and never links cpal,
-    /// FFmpeg, symphonia, polars or the playback crate.
-    #[test]
-    fn the_session_crate_depends_on_no_device_or_dataframe_crate() {
-        let manifest = include_str!("../Cargo.toml");
-        let deps = manifest
-            .split("[dependencies]")
-            .nth(1)
-            .and_then(|rest| rest.split("\n[").next())
-            .expect("a [dependencies] table");
-        let names: Vec<&str> = deps
-            .lines()
-            .filter_map(|l| l.split(['.', '=', ' ']).next())
-            .filter(|n| !n.is_empty())
-            .collect();
-        assert!(names.contains(&"cuelab-protocol"), "{names:?}");
-        for banned in [
-            "cpal",
-            "ffmpeg-next",
-            "symphonia",
-            "polars",
-            "cuelab-playback",
-            "cuelab-analysis",
-        ] {
-            assert!(!names.contains(&banned), "session depends on {banned}");
-        }
-    }
-}
+pub use journal::{Entry, Journal, Status};
+pub use respond::Respondent;
+pub use runner::{Controls, Outcome, Rig, RunError, run, schedule};
+pub use simulate::{Model, SimulatedParticipant, Simulator};

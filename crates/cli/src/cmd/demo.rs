@@ -1,36 +1,23 @@
 //! `cuelab demo`: first contact. The bundled time-perception study is validated, planned for N
-//! simulated participants (counterbalancing checked), run through the real presentation path
-//! on virtual devices (virtual audio device + virtual 60 Hz display on one virtual clock, so no
-//! sound card and no display are needed), exported as tidy tables, and analysed; the bundled
-//! real MusicTime data is analysed into the same folder.
+//! simulated participants (counterbalancing checked), run through the one session runner on
+//! virtual devices (`cuelab simulate`: virtual audio device + virtual 60 Hz display on one
+//! virtual clock, so no sound card and no display are needed), exported (`cuelab export`: tidy
+//! tables, psych-DS, BIDS), and analysed; the bundled real MusicTime data is analysed into the
+//! same folder.
 //!
-//! Only the wiring lives here: the simulated participants and the export are
-//! `cuelab_session`, presentation is `cuelab_playback::video::present` behind the session's
-//! [`Presenter`] trait, statistics and the report are `cuelab_analysis`.
+//! Only the wiring lives here: no loop of its own.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use cuelab_analysis::{Formats, Outcome, Plan, run_plan, run_plan_file};
-use cuelab_core::{ParticipantId, SessionTime};
-use cuelab_playback::clock::{Clock, VirtualClock};
-use cuelab_playback::decode::{DecodeOptions, decode_file};
-use cuelab_playback::engine::{Engine, EngineConfig};
-use cuelab_playback::sound::Sound;
-use cuelab_playback::video::{
-    ClipDecoder, DecodeConfig, EngineSoundtrack, PresentConfig, TrialTiming, VirtualDisplay,
-    present, probe,
-};
-use cuelab_playback::virtual_device::VirtualDevice;
+use cuelab_export::Value;
+use cuelab_protocol::Protocol;
 use cuelab_protocol::model::StepKind;
-use cuelab_protocol::{PlannedTrial, Protocol};
-use cuelab_session::export::{write_durably, write_responses, write_trials};
-use cuelab_session::simulate::run_session;
-use cuelab_session::{Presenter, ResponseRow, Simulator, TimeModel, Timing, TrialRow};
+use cuelab_session::Model;
+use cuelab_session::simulate::TimeModel;
 
 use crate::error::invalid;
 
@@ -49,11 +36,10 @@ const PROTOCOL: &str = "protocols/time-perception.toml";
 const MUSICTIME: &str = "analysis/musictime.toml";
 /// The analysis of the simulated study (written beside the data as `analysis.toml`).
 const PLAN: &str = include_str!("demo_analysis.toml");
-/// Virtual audio device rate and buffer.
-const RATE: u32 = 48_000;
-const BUFFER_FRAMES: u32 = 256;
-/// Virtual display refresh rate.
-const REFRESH_HZ: u32 = 60;
+/// The most simulated participants the demo runs.
+const MAX_PARTICIPANTS: u64 = 1000;
+/// The simulated answers' seed.
+const SEED: u64 = 20_261_129;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -63,20 +49,17 @@ pub struct Args {
     /// Simulated participants (4 make one Latin-square cycle).
     #[arg(long, default_value_t = 24)]
     participants: u64,
-    /// How many of the participants (the first ones) are presented through the playback path
-    /// on the virtual devices; the others' timing columns stay empty (`presented = false`).
-    /// Default: all of them.
-    #[arg(long)]
-    present: Option<u64>,
-    /// Write into an existing non-empty folder, replacing the demo's files there.
+    /// Write into an existing non-empty folder, replacing the demo's files in it.
     #[arg(long)]
     force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    if args.participants == 0 {
-        return Err(invalid("--participants must be at least 1"));
+    if args.participants == 0 || args.participants > MAX_PARTICIPANTS {
+        return Err(invalid(format!(
+            "--participants must be from 1 to {MAX_PARTICIPANTS}"
+        )));
     }
     let root = bundled_root()?;
     // Refuse before doing anything, so a refused run leaves the folder untouched.
@@ -107,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let min = cb.cells.iter().map(|c| c.count).min().unwrap_or(0);
     let max = cb.cells.iter().map(|c| c.count).max().unwrap_or(0);
     say!(
-        "planned    {n} participants ({} full Latin-square cycle(s) of {cycle}); {} clip x condition cells seen {}",
+        "planned    {n} participants ({} full counterbalancing cycle(s) of {cycle}); {} clip x condition cells seen {}",
         n / cycle,
         cb.cells.len(),
         if min == max {
@@ -117,48 +100,59 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     );
 
-    // 3. Simulate, presenting through the virtual devices.
-    let seed = cuelab_protocol::protocol_seed(&protocol);
-    let sim = Simulator::new(TimeModel::default(), seed);
-    let durations = clip_durations(&protocol, protocol_dir)?;
-    let mut rig = VirtualRig::new(&protocol, protocol_dir)?;
-    let n_present = args.present.unwrap_or(n).min(n);
-    let mut records = Vec::new();
-    let t_sim = Instant::now();
-    for k in 1..=n {
-        let id = ParticipantId::parse(&format!("P{k:02}")).map_err(|e| invalid(e.to_string()))?;
-        let plan = cuelab_protocol::plan(&protocol, &id, 1).context("planning trials")?;
-        let presenter: Option<&mut dyn Presenter> = (k <= n_present).then_some(&mut rig as _);
-        let session = run_session(&sim, &plan, protocol.procedure(), presenter, &|clip| {
-            durations.get(clip).copied()
-        })
-        .with_context(|| format!("simulating participant {}", id.label()))?;
-        records.extend(session);
+    // 3. Simulate through the runner on virtual devices; 4. export.
+    let model = Model::default();
+    let data_dir = out.join("data");
+    if data_dir.exists() {
+        std::fs::remove_dir_all(&data_dir)
+            .with_context(|| format!("replacing {}", data_dir.display()))?;
     }
-    let trials: Vec<TrialRow> = records.iter().map(TrialRow::from_record).collect();
-    let responses: Vec<ResponseRow> = records.iter().flat_map(ResponseRow::from_record).collect();
-    let n_presented = trials.iter().filter(|t| t.presented).count();
+    let sim = crate::cmd::simulate::simulate_sessions(
+        &protocol,
+        &protocol_path,
+        n,
+        SEED,
+        &model,
+        &data_dir,
+        crate::cmd::simulate::default_jobs(),
+    )?;
+    let export_dir = out.join("export");
+    let summary = cuelab_export::export(
+        std::slice::from_ref(&data_dir),
+        &export_dir,
+        &cuelab_export::Options::default(),
+    )
+    .context("exporting the simulated sessions")?;
     say!(
-        "simulated  {} trials ({n_presented} presented on a virtual {REFRESH_HZ} Hz display + virtual audio device) in {:.1} s, seed {seed}",
-        trials.len(),
-        t_sim.elapsed().as_secs_f64()
+        "simulated  {} sessions through the session runner on a virtual 60 Hz display + virtual audio device in {:.1} s ({:.0} sessions/s), seed {SEED}: {} trials",
+        sim.sessions,
+        sim.seconds,
+        sim.sessions as f64 / sim.seconds.max(1e-9),
+        summary.trials
     );
-
-    // 4. Export.
-    write_trials(&out.join("trials.csv"), &trials)?;
-    write_responses(&out.join("responses.csv"), &responses)?;
-    let plan_path = out.join("analysis.toml");
-    write_durably(&plan_path, PLAN.as_bytes())?;
-    let readme = readme(&args, &protocol, seed, n_present, &trials);
-    write_durably(&out.join("README.md"), readme.as_bytes())?;
+    let trials_csv = export_dir.join("data").join(format!(
+        "experiment-{}_table-trials_data.csv",
+        keyword(&protocol.experiment().id)
+    ));
     say!(
-        "exported   {} (SIMULATED: column `simulated` = true), {}",
-        out.join("trials.csv").display(),
-        out.join("responses.csv").display()
+        "exported   {} (SIMULATED: column `simulated` = TRUE), psych-DS + BIDS in {}",
+        trials_csv.display(),
+        export_dir.display()
     );
 
     // 5. Analyse the simulated study and the bundled real data.
-    let plan = Plan::parse(PLAN, &plan_path).context("the demo's analysis plan")?;
+    let plan_text = PLAN.replace(
+        "trials.csv",
+        &format!(
+            "export/data/{}",
+            trials_csv.file_name().unwrap_or_default().to_string_lossy()
+        ),
+    );
+    let plan_path = out.join("analysis.toml");
+    cuelab_session::durable::write_durably(&plan_path, plan_text.as_bytes())?;
+    let readme = readme(&args, &protocol, &model);
+    cuelab_session::durable::write_durably(&out.join("README.md"), readme.as_bytes())?;
+    let plan = Plan::parse(&plan_text, &plan_path).context("the demo's analysis plan")?;
     let sim_dir = out.join("time-perception");
     let sim_outcome = run_plan(&plan, &plan_path, None, Some(&sim_dir), &Formats::all())
         .context("analysing the simulated study")?;
@@ -170,9 +164,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     say!("");
     print_summary("simulated time perception", &sim_outcome, "music")?;
     print_cells(&sim_outcome)?;
-    print_lmm(&sim_outcome, sim.model())?;
+    print_lmm(&sim_outcome, &model.time)?;
     print_summary("MusicTime (real data)", &mt_outcome, "Music")?;
-    print_av_timing(&trials, clip_offset_ms(&protocol))?;
+    print_av_timing(&data_dir, clip_offset_ms(&protocol))?;
     say!(
         "report     {}\n           {}",
         sim_dir.join("report.html").display(),
@@ -180,6 +174,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     say!("done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+fn keyword(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
 /// The repository holding the bundled study: the current folder if it has one, else the
@@ -219,127 +217,6 @@ fn prepare_out(out: &Path, force: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))
 }
 
-/// Each clip's duration in seconds, from its container.
-fn clip_durations(protocol: &Protocol, dir: &Path) -> anyhow::Result<BTreeMap<String, f64>> {
-    protocol
-        .clips()
-        .iter()
-        .map(|c| {
-            let info = probe(&dir.join(&c.path)).with_context(|| format!("clip `{}`", c.id))?;
-            Ok((c.id.clone(), info.duration.as_nanos() as f64 / 1e9))
-        })
-        .collect()
-}
-
-/// The playback path on virtual devices: one virtual clock shared by a virtual audio device and
-/// a virtual display, so every trial's onsets are measured by the production code, headless.
-struct VirtualRig {
-    clock: VirtualClock,
-    device: VirtualDevice,
-    engine: Engine,
-    display: VirtualDisplay,
-    clips: BTreeMap<String, PathBuf>,
-    sounds: BTreeMap<String, Arc<Sound>>,
-    config: PresentConfig,
-    /// Time between trials (the fixation), audio device running.
-    gap: SessionTime,
-}
-
-impl std::fmt::Debug for VirtualRig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VirtualRig")
-            .field("clips", &self.clips)
-            .finish_non_exhaustive()
-    }
-}
-
-impl VirtualRig {
-    fn new(protocol: &Protocol, dir: &Path) -> anyhow::Result<Self> {
-        let clock = VirtualClock::new();
-        let mut config = EngineConfig::new(RATE, 2);
-        config.buffer_frames = BUFFER_FRAMES;
-        let (device, engine) = VirtualDevice::new(&config, clock.clone());
-        let display = VirtualDisplay::new(clock.clone(), REFRESH_HZ);
-        let clips = protocol
-            .clips()
-            .iter()
-            .map(|c| (c.id.clone(), dir.join(&c.path)))
-            .collect();
-        // Soundtracks are decoded once (gain and fades applied) and shared by every trial.
-        let mut sounds = BTreeMap::new();
-        for s in protocol.soundtracks() {
-            let options = DecodeOptions {
-                target_rate: RATE,
-                gain_db: s.gain_db as f32,
-                fade_in: SessionTime::from_millis(i64::from(s.fade_in_ms)),
-                fade_out: SessionTime::from_millis(i64::from(s.fade_out_ms)),
-            };
-            let sound = decode_file(&dir.join(&s.path), &options, &mut |_| {})
-                .with_context(|| format!("decoding soundtrack `{}`", s.id))?;
-            sounds.insert(s.id.clone(), Arc::new(sound));
-        }
-        let offset_ms = clip_offset_ms(protocol);
-        let gap_ms = protocol
-            .procedure()
-            .iter()
-            .find_map(|s| match &s.kind {
-                StepKind::Fixation { ms } => Some(ms.mean_ms().round() as i64),
-                _ => None,
-            })
-            .unwrap_or(500);
-        Ok(Self {
-            clock,
-            device,
-            engine,
-            display,
-            clips,
-            sounds,
-            config: PresentConfig {
-                av_offset: SessionTime::from_nanos((offset_ms * 1e6).round() as i64),
-                lead: SessionTime::from_millis(150),
-                ..PresentConfig::default()
-            },
-            gap: SessionTime::from_millis(gap_ms),
-        })
-    }
-}
-
-impl Presenter for VirtualRig {
-    fn present(
-        &mut self,
-        trial: &PlannedTrial,
-    ) -> Result<Option<Timing>, Box<dyn std::error::Error + Send + Sync>> {
-        let Some(clip) = &trial.clip else {
-            return Ok(None);
-        };
-        let path = self
-            .clips
-            .get(clip)
-            .ok_or_else(|| format!("no clip `{clip}` in the protocol"))?;
-        let until = self.clock.now() + self.gap;
-        self.device.render_until(until);
-        let mut frames = ClipDecoder::open(path, &DecodeConfig::default())?;
-        let timing = match &trial.soundtrack {
-            Some(id) => {
-                let sound = self
-                    .sounds
-                    .get(id)
-                    .ok_or_else(|| format!("no soundtrack `{id}` in the protocol"))?;
-                let mut out = EngineSoundtrack::on_virtual_device(
-                    &mut self.engine,
-                    &mut self.device,
-                    self.clock.clone(),
-                    Arc::clone(sound),
-                    0.0,
-                );
-                present(&mut frames, &mut self.display, Some(&mut out), &self.config)?
-            }
-            None => present(&mut frames, &mut self.display, None, &self.config)?,
-        };
-        Ok(Some(to_timing(&timing)))
-    }
-}
-
 /// The protocol's audio − video offset of the clip step, ms.
 fn clip_offset_ms(protocol: &Protocol) -> f64 {
     protocol
@@ -352,58 +229,65 @@ fn clip_offset_ms(protocol: &Protocol) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn to_timing(t: &TrialTiming) -> Timing {
-    Timing {
-        scheduled_onset: t.scheduled_onset,
-        audio_onset: t.audio_onset,
-        video_onset: t.video_onset,
-        wanted_av_offset_ms: t.wanted_av_offset_ms,
-        av_offset_ms: t.av_offset_ms,
-        frames_shown: t.frames_shown,
-        frames_dropped: t.frames_dropped,
-        xruns: t.xruns,
-        flagged: t.flagged,
-        flags: t.flags.iter().map(ToString::to_string).collect(),
-    }
-}
-
-fn readme(
-    args: &Args,
-    protocol: &Protocol,
-    seed: u64,
-    n_present: u64,
-    trials: &[TrialRow],
-) -> String {
+fn readme(args: &Args, protocol: &Protocol, model: &Model) -> String {
     format!(
         "# SIMULATED DATA — not real participants\n\n\
-         Written by `cuelab demo --out {out} --participants {n}{present}` (cuelab {version}).\n\n\
-         - Study: `{PROTOCOL}` (`{id}` {pversion}, SHA-256 `{sha}`), study seed {seed}.\n\
-         - {n} simulated participants (P01..P{n:02}), session 1, {rows} trials.\n\
-         - Responses come from the simulated time-perception participant of `cuelab-session`\n  \
-           (`simulate` module: music effects on the log duration ratio, participant and clip\n  \
-           random offsets, Vierordt regression, noise; parameters below). Every row of\n  \
-           `trials.csv` and `responses.csv` has `simulated = true`.\n\
-         - Timing columns (`scheduled_onset_ns` .. `flagged`) of the first {n_present} participants\n  \
-           were measured by the real presentation code (FFmpeg decoding, audio engine, frame\n  \
-           clock) on a virtual audio device ({RATE} Hz, {BUFFER_FRAMES}-frame buffers) and a\n  \
-           virtual {REFRESH_HZ} Hz display sharing a virtual clock; `presented` says which rows.\n\n\
-         Files: `trials.csv` (one row per trial), `responses.csv` (one row per response),\n\
-         `analysis.toml` (rerun with `cuelab analyze analysis.toml --out DIR`),\n\
-         `time-perception/` (its results and `report.html`), `musictime/` (the bundled real\n\
-         MusicTime data analysed with `{MUSICTIME}`).\n\n\
+         Written by `cuelab demo --out {out} --participants {n}` (cuelab {version}).\n\n\
+         - Study: `{PROTOCOL}` (`{id}` {pversion}, SHA-256 `{sha}`), simulated answers seed {SEED}.\n\
+         - {n} simulated participants (S001..), session 1, each run through the session runner\n  \
+           (`cuelab_session::run`) on a virtual audio device and a virtual 60 Hz display sharing\n  \
+           a virtual clock: the same code path as `cuelab run`, journaled in `data/`.\n\
+         - `export/`: tidy tables (CSV in `export/data/`, Parquet in `export/parquet/`), psych-DS\n  \
+           `dataset_description.json` and `codebook.csv`, a BIDS dataset in `export/bids/`. Every row\n  \
+           has `simulated = TRUE`.\n\
+         - `analysis.toml` (rerun with `cuelab analyze analysis.toml --out DIR`),\n  \
+           `time-perception/` (its results and `report.html`), `musictime/` (the bundled real\n  \
+           MusicTime data analysed with `{MUSICTIME}`).\n\n\
          Model parameters:\n\n```text\n{model:#?}\n```\n",
         out = args.out.display(),
         n = args.participants,
-        present = args
-            .present
-            .map_or_else(String::new, |p| format!(" --present {p}")),
         version = env!("CARGO_PKG_VERSION"),
         id = protocol.experiment().id,
         pversion = protocol.experiment().version,
         sha = protocol.sha256(),
-        rows = trials.len(),
-        model = TimeModel::default(),
     )
+}
+
+/// Median and maximum |measured − protocol| audio − video offset over trials with music, and
+/// the faults, read back from the journals through the export's tables.
+fn print_av_timing(data_dir: &Path, target_ms: f64) -> anyhow::Result<()> {
+    let sessions = cuelab_export::collect(&[data_dir.to_path_buf()])?;
+    let tables = cuelab_export::build(&sessions);
+    let t = &tables.trials;
+    let mut errors = Vec::new();
+    let (mut flagged, mut dropped, mut xruns) = (0, 0i64, 0i64);
+    for i in 0..t.len() {
+        if let Value::Float(av) = t.get(i, "av_offset_ms") {
+            errors.push((av - target_ms).abs());
+        }
+        if *t.get(i, "flagged") == Value::Bool(true) {
+            flagged += 1;
+        }
+        if let Value::Int(d) = t.get(i, "frames_dropped") {
+            dropped += d;
+        }
+        if let Value::Int(x) = t.get(i, "xruns") {
+            xruns += x;
+        }
+    }
+    if errors.is_empty() {
+        say!("timing     no trial had music");
+        return Ok(());
+    }
+    errors.sort_by(f64::total_cmp);
+    say!(
+        "timing     |av_offset - target| over {} trials with music: median {:.6} ms, max {:.6} ms; {} trials, {flagged} flagged, {dropped} frames dropped, {xruns} xruns",
+        errors.len(),
+        errors[errors.len() / 2],
+        errors[errors.len() - 1],
+        t.len()
+    );
+    Ok(())
 }
 
 fn print_summary(label: &str, outcome: &Outcome, factor: &str) -> std::io::Result<()> {
@@ -502,33 +386,5 @@ fn print_cells(outcome: &Outcome) -> std::io::Result<()> {
             .collect();
         say!("  mean reproduction/actual: {}", cells.join(", "));
     }
-    Ok(())
-}
-
-/// Median and maximum |measured − protocol| audio − video offset over presented trials with
-/// music, and the faults.
-fn print_av_timing(trials: &[TrialRow], target_ms: f64) -> std::io::Result<()> {
-    let mut errors: Vec<f64> = trials
-        .iter()
-        .filter_map(|t| t.av_offset_ms)
-        .map(|av| (av - target_ms).abs())
-        .collect();
-    let presented = trials.iter().filter(|t| t.presented).count();
-    let flagged = trials.iter().filter(|t| t.flagged).count();
-    let dropped: u64 = trials.iter().filter_map(|t| t.frames_dropped).sum();
-    let xruns: u64 = trials.iter().filter_map(|t| t.xruns).sum();
-    if errors.is_empty() {
-        say!("timing     no presented trial had music");
-        return Ok(());
-    }
-    errors.sort_by(f64::total_cmp);
-    let median = errors[errors.len() / 2];
-    let max = errors[errors.len() - 1];
-    say!(
-        "timing     |av_offset - target| over {} presented trials with music: median {:.6} ms, max {:.6} ms; {presented} presented, {flagged} flagged, {dropped} frames dropped, {xruns} xruns",
-        errors.len(),
-        median,
-        max
-    );
     Ok(())
 }

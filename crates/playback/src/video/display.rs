@@ -3,7 +3,7 @@
 use cuelab_core::SessionTime;
 
 use super::{VideoError, VideoFrame};
-use crate::clock::{Clock, MonotonicClock, VirtualClock};
+use crate::clock::{VirtualClock, WaitClock};
 
 /// A screen that refreshes at a fixed rate. The participant window (ui crate) implements it for
 /// a real monitor; [`VirtualDisplay`] implements it on a [`VirtualClock`] for tests and
@@ -24,38 +24,6 @@ pub trait Display {
     /// Shows `frame` at the next refresh (`None`: keep what is on screen), blocking until it is
     /// visible, and returns the flip time: the session instant it became visible.
     fn present(&mut self, frame: Option<&VideoFrame>) -> Result<SessionTime, VideoError>;
-}
-
-/// A clock a display can wait on: the virtual clock jumps, the real clock sleeps.
-pub trait WaitClock: Clock {
-    /// Returns at `t` or later, with the clock's now at that moment.
-    fn wait_until(&self, t: SessionTime) -> SessionTime;
-}
-
-impl WaitClock for VirtualClock {
-    /// Moves the virtual clock to `t` (if it is not already later): waiting takes no real time.
-    fn wait_until(&self, t: SessionTime) -> SessionTime {
-        self.advance_to(t)
-    }
-}
-
-impl WaitClock for MonotonicClock {
-    /// Sleeps until 1 ms before `t`, then yields until `t` (sleep alone overshoots by up to a
-    /// scheduler tick).
-    fn wait_until(&self, t: SessionTime) -> SessionTime {
-        loop {
-            let now = self.now();
-            if now >= t {
-                return now;
-            }
-            let left = (t - now).as_nanos();
-            if left > 2_000_000 {
-                std::thread::sleep(std::time::Duration::from_nanos((left - 1_000_000) as u64));
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
 }
 
 /// A display with no screen: refreshes happen at `phase + k * period` on the session clock,
@@ -185,6 +153,7 @@ impl<C: WaitClock> Display for VirtualDisplay<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, MonotonicClock};
 
     #[test]
     fn virtual_60hz_flips_on_exact_refresh_instants_without_drift() {

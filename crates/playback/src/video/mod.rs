@@ -83,7 +83,8 @@ pub use decode::{
     probe,
 };
 
-pub use display::{Display, VirtualDisplay, WaitClock};
+pub use crate::clock::WaitClock;
+pub use display::{Display, VirtualDisplay};
 pub use present::{AudioStatus, PresentConfig, SoundtrackOutput, TimingFlag, TrialTiming, present};
 pub use soundtrack::EngineSoundtrack;
 

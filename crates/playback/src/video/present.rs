@@ -1,8 +1,7 @@
 //! Presenting one clip with its soundtrack, and the trial timing record that proves the sync.
 
-use std::fmt;
-
 use cuelab_core::SessionTime;
+pub use cuelab_core::timing::{IntervalStats, TimingFlag, TrialTiming};
 
 use super::frame_clock::{Choice, FrameClock, FrameQueue};
 use super::{ClipDecoder, Display, VideoError, VideoFrame};
@@ -55,94 +54,6 @@ impl Default for PresentConfig {
     }
 }
 
-/// Why a trial's timing is not clean.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum TimingFlag {
-    /// The measured audio − video offset missed the protocol's by more than the allowed error.
-    AvOffset {
-        /// Measured audio − video, ms.
-        measured_ms: f64,
-        /// The protocol's audio − video, ms.
-        wanted_ms: f64,
-    },
-    /// Frames were skipped.
-    DroppedFrames(u64),
-    /// The audio device under-ran while the clip played.
-    Xruns(u64),
-    /// The audio engine never reported the soundtrack's onset.
-    NoAudioOnset,
-    /// No frame of the clip was shown.
-    NoVideo,
-    /// The first frame was not shown on the planned refresh.
-    FirstFlipMissed {
-        /// Actual first flip − planned first flip, ms.
-        late_by_ms: f64,
-    },
-    /// Refreshes became visible later than predicted (missed vsync).
-    LateFlips(u64),
-}
-
-impl fmt::Display for TimingFlag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TimingFlag::AvOffset {
-                measured_ms,
-                wanted_ms,
-            } => write!(
-                f,
-                "audio-video offset {measured_ms:.3} ms, protocol asks {wanted_ms:.3} ms"
-            ),
-            TimingFlag::DroppedFrames(n) => write!(f, "{n} frame(s) dropped"),
-            TimingFlag::Xruns(n) => write!(f, "{n} audio xrun(s)"),
-            TimingFlag::NoAudioOnset => write!(f, "no measured audio onset"),
-            TimingFlag::NoVideo => write!(f, "no video frame shown"),
-            TimingFlag::FirstFlipMissed { late_by_ms } => {
-                write!(
-                    f,
-                    "first frame {late_by_ms:.3} ms after its planned refresh"
-                )
-            }
-            TimingFlag::LateFlips(n) => write!(f, "{n} refresh(es) later than predicted"),
-        }
-    }
-}
-
-/// The timing record of one clip presentation (one trial). Column names in
-/// `cuelab_core::schema` (`scheduled_onset_ns`, `audio_onset_ns`, ...).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrialTiming {
-    /// The planned flip of the clip's first frame.
-    pub scheduled_onset: SessionTime,
-    /// The instant the soundtrack was asked to start: `scheduled_onset + av_offset`.
-    pub scheduled_audio_onset: Option<SessionTime>,
-    /// Measured audio onset (device timestamp of the first sample), from the engine.
-    pub audio_onset: Option<SessionTime>,
-    /// Measured video onset: the flip time of the first frame shown.
-    pub video_onset: Option<SessionTime>,
-    /// The protocol's audio − video offset, ms.
-    pub wanted_av_offset_ms: f64,
-    /// Measured audio − video onset, ms (negative = audio first).
-    pub av_offset_ms: Option<f64>,
-    /// Distinct frames shown.
-    pub frames_shown: u64,
-    /// Frames skipped.
-    pub frames_dropped: u64,
-    /// Refreshes that showed the previous frame again (expected when the clip's rate is below
-    /// the refresh rate).
-    pub frames_repeated: u64,
-    /// Refreshes that became visible later than predicted.
-    pub late_flips: u64,
-    /// Audio xruns while the clip played.
-    pub xruns: u64,
-    /// The flip at which the clip ended (its last frame was taken off screen).
-    pub video_offset: Option<SessionTime>,
-    /// `true` when anything is off; the reasons are in `flags`.
-    pub flagged: bool,
-    /// Why the trial is flagged (empty when clean).
-    pub flags: Vec<TimingFlag>,
-}
-
 impl FrameQueue for ClipDecoder {
     type Frame = VideoFrame;
     type Error = VideoError;
@@ -189,6 +100,7 @@ where
     let mut audio = AudioStatus::default();
     let mut video_onset = None;
     let mut late_flips = 0u64;
+    let mut intervals = IntervalStats::default();
     let half_period = SessionTime(display.refresh_period().as_nanos() / 2);
 
     let video_offset = loop {
@@ -209,6 +121,9 @@ where
             Choice::BeforeStart | Choice::Finished => None,
         };
         let flip = display.present(frame)?;
+        if !matches!(choice, Choice::BeforeStart) {
+            intervals.flip(flip);
+        }
         // A real display's flip timestamps jitter around the prediction; a flip is late when it
         // landed on a later refresh than predicted.
         if flip - predicted > half_period {
@@ -271,6 +186,8 @@ where
         late_flips,
         xruns: audio.xruns,
         video_offset: Some(video_offset),
+        frame_interval_sd_ms: intervals.sd_ms(),
+        frame_interval_max_ms: intervals.max_ms(),
         flagged: !flags.is_empty(),
         flags,
     })

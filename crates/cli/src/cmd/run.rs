@@ -1,0 +1,384 @@
+//! `cuelab run`: one participant's session through the one runner, journaled trial by trial.
+//!
+//! Wiring only: the protocol and plan come from `cuelab_protocol`, the session folder, lock and
+//! resume from `cuelab_session::store`, the loop from `cuelab_session::run`, presentation from
+//! `cuelab_playback::rig`. Exit codes: 0 done (or nothing left to resume), 2 invalid input, 1
+//! machine failure, 3 aborted by the participant or experimenter (Esc, SIGINT, SIGTERM).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use cuelab_core::marker::NoMarkers;
+use cuelab_core::{ParticipantId, Presenter, SessionTime, TrialTiming, VirtualClock, WaitClock};
+use cuelab_playback::clock::MonotonicClock;
+use cuelab_playback::engine::EngineConfig;
+use cuelab_playback::rig::{Frames, Rig, Stimuli, VirtualRig, VirtualRigConfig};
+use cuelab_playback::video::VirtualDisplay;
+use cuelab_playback::virtual_device::VirtualDevice;
+use cuelab_protocol::{PlannedTrial, Protocol};
+use cuelab_session::journal::Durability;
+use cuelab_session::runner::{Controls, Observer, Rig as Seams};
+use cuelab_session::store::{self, AudioInfo, DisplayInfo, Opened, StoreError};
+use cuelab_session::{Model, Simulator, Status};
+
+use crate::error::{Invalid, invalid};
+use crate::protocol_files::load_or_invalid;
+use crate::sessions;
+
+/// Virtual and headless rigs run at this rate and refresh.
+pub const RATE: u32 = 48_000;
+pub const REFRESH_HZ: u32 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DisplayKind {
+    Fullscreen,
+    Window,
+    Headless,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockKind {
+    /// The real monotonic clock (real time).
+    Monotonic,
+    /// A virtual clock: waits take no time (simulations only).
+    Virtual,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The protocol file.
+    protocol: PathBuf,
+    /// Participant label (letters and digits ending in a number), or `next` for the next label
+    /// of the assignment sheet with no session in the data folder.
+    #[arg(long)]
+    participant: String,
+    /// Session number.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=999))]
+    session: u32,
+    /// Where sessions are written (`DATA_DIR/<experiment>/sub-<label>/ses-<n>/`).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Continue the session at its first incomplete trial (starts it if it does not exist).
+    #[arg(long)]
+    resume: bool,
+    /// Audio output: a device name (see `cuelab check`), or `virtual`. Default: the system's
+    /// default device; `virtual` with --simulate.
+    #[arg(long)]
+    audio: Option<String>,
+    /// Where the participant sees the study. Default: fullscreen; headless with --simulate.
+    #[arg(long, value_enum)]
+    display: Option<DisplayKind>,
+    /// A simulated participant answers (pilot runs, tests).
+    #[arg(long)]
+    simulate: bool,
+    /// The session clock (virtual: simulations only, no real time passes).
+    #[arg(long, value_enum, default_value_t = ClockKind::Monotonic)]
+    clock: ClockKind,
+    /// Seed of the simulated participant's answers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Simulated participants' model (TOML); defaults documented in `cuelab_session::simulate`.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+/// Reads a simulation model file, or the defaults.
+pub fn load_model(path: Option<&Path>) -> anyhow::Result<Model> {
+    match path {
+        None => Ok(Model::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| Invalid(format!("cannot read the model file {}", p.display())))?;
+            Model::parse(&p.display().to_string(), &text).map_err(|e| invalid(e.to_string()))
+        }
+    }
+}
+
+/// The next participant number with no session folder under `data_dir` for this experiment.
+fn next_label(data_dir: &Path, experiment: &str) -> String {
+    let exp = data_dir.join(experiment);
+    let mut k = 1u64;
+    while exp.join(format!("sub-{k}")).exists() {
+        k += 1;
+    }
+    k.to_string()
+}
+
+/// Prints the experimenter's console: one line per trial.
+struct Console {
+    started: std::time::Instant,
+}
+
+impl Observer for Console {
+    fn trial_done(&mut self, trial: &PlannedTrial, of: usize, timing: Option<&TrialTiming>) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let av = timing
+            .and_then(|t| t.av_offset_ms)
+            .map_or_else(|| "-".to_string(), |ms| format!("{ms:+.3} ms"));
+        let flags = timing
+            .filter(|t| t.flagged)
+            .map(|t| {
+                let f: Vec<String> = t.flags.iter().map(ToString::to_string).collect();
+                format!("  FLAGGED: {}", f.join("; "))
+            })
+            .unwrap_or_default();
+        let left = elapsed / f64::from(trial.index) * (of as f64 - f64::from(trial.index));
+        eprintln!(
+            "trial {:>3}/{of}  {:>6.1} s elapsed, ~{:.0} s left  av_offset {av}{flags}",
+            trial.index, elapsed, left
+        );
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let audio = args
+        .audio
+        .clone()
+        .unwrap_or_else(|| if args.simulate { "virtual" } else { "default" }.into());
+    let display = args.display.unwrap_or(if args.simulate {
+        DisplayKind::Headless
+    } else {
+        DisplayKind::Fullscreen
+    });
+    if display == DisplayKind::Headless && !args.simulate {
+        return Err(invalid(
+            "--display headless needs --simulate: with no screen nobody can see the clips or answer",
+        ));
+    }
+    if display != DisplayKind::Headless {
+        return Err(invalid(
+            "the participant window is not built yet in this version; run pilots with --simulate --display headless",
+        ));
+    }
+    if args.clock == ClockKind::Virtual && (!args.simulate || audio != "virtual") {
+        return Err(invalid(
+            "--clock virtual needs --simulate and --audio virtual (no real device runs on a virtual clock)",
+        ));
+    }
+    let protocol = load_or_invalid(&args.protocol)?;
+    let dir = args
+        .protocol
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let label = if args.participant == "next" {
+        next_label(&args.data_dir, &protocol.experiment().id)
+    } else {
+        args.participant.clone()
+    };
+    let id = ParticipantId::parse(&label).map_err(|e| invalid(format!("--participant: {e}")))?;
+    let plan = cuelab_protocol::plan(&protocol, &id, args.session)
+        .map_err(|e| invalid(format!("planning participant {label}: {e}")))?;
+    let model = load_model(args.model.as_deref())?;
+    store::preflight(&args.data_dir, sessions::expected_bytes(&plan))?;
+
+    let mut meta = sessions::meta(
+        &protocol,
+        &args.protocol,
+        &plan,
+        sessions::stimulus_hashes(&protocol, &dir)?,
+    );
+    meta.simulated = args.simulate;
+    meta.simulation_seed = args.simulate.then_some(args.seed);
+    meta.clock = match args.clock {
+        ClockKind::Monotonic => "monotonic".into(),
+        ClockKind::Virtual => "virtual".into(),
+    };
+    meta.audio = Some(AudioInfo {
+        device: audio.clone(),
+        sample_rate: RATE,
+        ..AudioInfo::default()
+    });
+    meta.display = Some(DisplayInfo {
+        kind: "headless".into(),
+        refresh_hz: f64::from(REFRESH_HZ),
+        ..DisplayInfo::default()
+    });
+
+    // Stimuli are loaded before the session opens: a stimulus that fails is found before
+    // anything is written.
+    let stimuli = Arc::new(
+        Stimuli::load(&sessions::stimulus_set(&protocol, &dir), RATE, true)
+            .context("loading the stimuli")?,
+    );
+    let opened = store::open(&args.data_dir, meta, args.resume, Durability::Sync, None)
+        .map_err(store_error)?;
+    let mut session = match opened {
+        Opened::Ready(s) => s,
+        Opened::AlreadyEnded { dir, status } => {
+            println!(
+                "the session in {} already ended ({}); nothing to resume",
+                dir.display(),
+                status.name()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    if session.resumed {
+        eprintln!(
+            "resuming {}: {} trial(s) done",
+            session.dir().display(),
+            session.progress.trials_done.len()
+        );
+    }
+
+    let controls = Controls::default();
+    install_signals(&controls)?;
+    let simulator = Simulator::new(&protocol, model, args.seed);
+    let mut console = Console {
+        started: std::time::Instant::now(),
+    };
+    let progress = session.progress.clone();
+    let result = match args.clock {
+        ClockKind::Virtual => {
+            let clock = VirtualClock::new();
+            let mut rig = VirtualRig::new(
+                Arc::clone(&stimuli),
+                clock.clone(),
+                VirtualRigConfig::default(),
+            );
+            let mut participant = simulator.participant(plan.seed, clock.clone());
+            go(
+                &protocol,
+                &plan,
+                &progress,
+                &mut rig,
+                &mut participant,
+                &mut session.journal,
+                &clock,
+                &mut console,
+                &controls,
+            )
+        }
+        ClockKind::Monotonic => {
+            let clock = MonotonicClock::start_now();
+            let mut rig = headless_rig(&audio, Arc::clone(&stimuli), clock)?;
+            let mut participant = simulator.participant(plan.seed, clock);
+            go(
+                &protocol,
+                &plan,
+                &progress,
+                &mut rig,
+                &mut participant,
+                &mut session.journal,
+                &clock,
+                &mut console,
+                &controls,
+            )
+        }
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            // The journal has every trial up to the last boundary; the session can be resumed.
+            let _ = session.journal.sync();
+            return Err(anyhow::Error::new(e).context(format!(
+                "the session stopped; its data is kept in {} (continue with --resume)",
+                session.dir().display()
+            )));
+        }
+    };
+    session.finish(outcome.status)?;
+    println!(
+        "session {} ({} trial(s) this run): data in {}",
+        outcome.status.name(),
+        outcome.trials_run,
+        session.dir().display()
+    );
+    Ok(match outcome.status {
+        Status::Aborted => ExitCode::from(3),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn go(
+    protocol: &Protocol,
+    plan: &cuelab_protocol::TrialPlan,
+    progress: &cuelab_session::journal::Progress,
+    presenter: &mut dyn Presenter,
+    respondent: &mut dyn cuelab_session::Respondent,
+    journal: &mut cuelab_session::journal::FileJournal,
+    clock: &dyn WaitClock,
+    observer: &mut dyn Observer,
+    controls: &Controls,
+) -> Result<cuelab_session::Outcome, cuelab_session::RunError> {
+    let seams = Seams {
+        presenter,
+        respondent,
+        journal,
+        clock,
+        markers: &mut NoMarkers,
+        observer,
+    };
+    cuelab_session::run(protocol, plan, progress, seams, controls)
+}
+
+/// A rig for a real-time headless session: the virtual audio device paced by the monotonic
+/// clock, or a real sound card through cpal; a virtual display paced on the same clock.
+fn headless_rig(
+    audio: &str,
+    stimuli: Arc<Stimuli>,
+    clock: MonotonicClock,
+) -> anyhow::Result<Rig<VirtualDisplay<MonotonicClock>>> {
+    let display = VirtualDisplay::with_rate(clock, i64::from(REFRESH_HZ), 1, SessionTime::ZERO);
+    let lead = SessionTime::from_millis(150);
+    if audio == "virtual" {
+        let mut config = EngineConfig::new(RATE, 2);
+        config.buffer_frames = 256;
+        let (device, engine) = VirtualDevice::new(&config, VirtualClock::new());
+        let paced = device.spawn_paced(clock);
+        return Ok(Rig::new(
+            engine,
+            Box::new(paced),
+            display,
+            stimuli,
+            Frames::Timestamps,
+            lead,
+        ));
+    }
+    let name = (audio != "default").then_some(audio);
+    let mut config = EngineConfig::new(RATE, 2);
+    config.buffer_frames = 512;
+    let (device, engine) = cuelab_playback::cpal_device::open_output(name, &config, clock)
+        .map_err(|e| match e {
+            // A name that is no device is the user's mistake; a device that fails is the machine's.
+            cuelab_playback::cpal_device::DeviceError::NotFound { .. } => {
+                anyhow::Error::new(Invalid(e.to_string()))
+            }
+            other => anyhow::Error::new(other).context(format!("opening audio device `{audio}`")),
+        })?;
+    Ok(Rig::new(
+        engine,
+        Box::new(device),
+        display,
+        stimuli,
+        Frames::Timestamps,
+        lead,
+    ))
+}
+
+fn store_error(e: StoreError) -> anyhow::Error {
+    if e.is_invalid_input() {
+        anyhow::Error::new(Invalid(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+/// SIGINT and SIGTERM stop the session after the current step; it is recorded `aborted`.
+pub fn install_signals(controls: &Controls) -> anyhow::Result<()> {
+    let stop = Arc::clone(&controls.stop);
+    ctrlc::set_handler(move || {
+        stop.store(true, Ordering::SeqCst);
+    })
+    .or_else(|e| match e {
+        // A second session in one process (tests) keeps the first handler's flag.
+        ctrlc::Error::MultipleHandlers => Ok(()),
+        other => Err(other),
+    })
+    .context("installing the SIGINT/SIGTERM handler")
+}

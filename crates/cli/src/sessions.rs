@@ -1,0 +1,110 @@
+//! Wiring shared by `run`, `simulate` and `demo`: a protocol's stimuli as the playback crate's
+//! [`StimulusSet`], their SHA-256s, and a session's metadata. No loop lives here.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use cuelab_playback::rig::{ClipSpec, SoundSpec, StimulusSet};
+use cuelab_protocol::{Protocol, TrialPlan};
+use cuelab_session::Status;
+use cuelab_session::store::SessionMeta;
+use sha2::{Digest, Sha256};
+
+/// The protocol's clips and soundtracks as paths under `dir` (the protocol's folder).
+pub fn stimulus_set(protocol: &Protocol, dir: &Path) -> StimulusSet {
+    StimulusSet {
+        clips: protocol
+            .clips()
+            .iter()
+            .map(|c| ClipSpec {
+                id: c.id.clone(),
+                path: dir.join(&c.path),
+            })
+            .collect(),
+        soundtracks: protocol
+            .soundtracks()
+            .iter()
+            .map(|s| SoundSpec {
+                id: s.id.clone(),
+                path: dir.join(&s.path),
+                gain_db: s.gain_db,
+                fade_in_ms: s.fade_in_ms,
+                fade_out_ms: s.fade_out_ms,
+            })
+            .collect(),
+    }
+}
+
+/// SHA-256 (hex) of every stimulus file, by id.
+pub fn stimulus_hashes(
+    protocol: &Protocol,
+    dir: &Path,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for s in protocol.stimuli() {
+        let path = dir.join(&s.path);
+        let mut f = std::fs::File::open(&path)
+            .with_context(|| format!("reading stimulus `{}` ({})", s.id, path.display()))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        out.insert(s.id.clone(), hex);
+    }
+    Ok(out)
+}
+
+/// The machine's host name.
+pub fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Metadata of a new session of `plan` (status and times are filled in by the store).
+pub fn meta(
+    protocol: &Protocol,
+    protocol_file: &Path,
+    plan: &TrialPlan,
+    stimuli_sha256: BTreeMap<String, String>,
+) -> SessionMeta {
+    SessionMeta {
+        experiment: plan.experiment.clone(),
+        participant: plan.participant.clone(),
+        session: plan.session,
+        protocol_file: protocol_file.display().to_string(),
+        protocol_sha256: protocol.sha256().to_string(),
+        stimuli_sha256,
+        seed: plan.seed,
+        simulation_seed: None,
+        simulated: false,
+        software: format!("cuelab {}", env!("CARGO_PKG_VERSION")),
+        host: host(),
+        clock: "monotonic".into(),
+        audio: None,
+        display: None,
+        loudness_gain_db: BTreeMap::new(),
+        language: protocol.experiment().language.clone(),
+        started: String::new(),
+        ended: None,
+        resumed: Vec::new(),
+        status: Status::Running,
+    }
+}
+
+/// A rough size of one session's journal, for the data folder's space check.
+pub fn expected_bytes(plan: &TrialPlan) -> u64 {
+    1 << 20 | (plan.trials.len() as u64 * 64 * 1024)
+}
