@@ -180,3 +180,101 @@ fn plan_formats_and_bad_participant() {
     let missing = cuelab(&["plan", "protocols/nope.toml", "--participant", "1"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn plan_json_carries_steps_durations_and_iti() {
+    let out = cuelab(&[
+        "plan",
+        "protocols/tests/good/steps.toml",
+        "--participant",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 4);
+    for (i, t) in trials.iter().enumerate() {
+        let steps: Vec<&str> = t["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        // A trial whose music is `silence` lists no `fit` step.
+        let silent = t["conditions"]["music"] == "silence";
+        assert_eq!(steps.contains(&"fit"), !silent, "trial {i}: {steps:?}");
+        assert!(steps.starts_with(&["fixation1", "clip1", "blank1"]));
+        let fixation = t["durations_ms"]["fixation1"].as_u64().unwrap();
+        assert!((400..=800).contains(&fixation), "{fixation}");
+        assert_eq!(t["durations_ms"]["blank1"], 250);
+        let iti = t["iti_ms"].as_u64().unwrap();
+        if i == 0 {
+            assert_eq!(iti, 0);
+        } else {
+            assert!((800..=1200).contains(&iti), "{iti}");
+        }
+    }
+    assert_eq!(v["after_steps"], serde_json::json!(["goldmsi"]));
+}
+
+#[test]
+fn assignment_sheet_and_carryover_with_a_partial_cycle_warning() {
+    let run = |n: &str| {
+        cuelab(&[
+            "plan",
+            "protocols/tests/good/williams-blocks.toml",
+            "--participants",
+            n,
+            "--format",
+            "json",
+        ])
+    };
+    let whole = run("6");
+    assert!(whole.status.success());
+    assert!(
+        whole.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(v["cycle"], 6);
+    let sheet = v["assignments"].as_array().unwrap();
+    assert_eq!(sheet.len(), 6);
+    for (k, a) in sheet.iter().enumerate() {
+        assert_eq!(a["participant"], (k + 1).to_string());
+        for key in ["rotation", "group", "order"] {
+            assert!(a.get(key).is_some(), "{a}");
+        }
+        assert_eq!(a["order"].as_array().unwrap().len(), 3);
+    }
+    let carryover = v["carryover"].as_array().unwrap();
+    assert_eq!(carryover.len(), 6, "3 × 2 ordered pairs of block levels");
+    assert!(carryover.iter().all(|c| c["count"] == 2), "{carryover:?}");
+
+    let partial = run("5");
+    assert_eq!(partial.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&partial.stderr);
+    assert!(
+        stderr.contains("warning: 5 participants are not a whole number of counterbalancing cycles (6 per cycle)"),
+        "{stderr}"
+    );
+
+    let table = cuelab(&[
+        "plan",
+        "protocols/tests/good/williams-blocks.toml",
+        "--participants",
+        "6",
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("# assignment sheet"), "{text}");
+    assert!(text.contains("tone → tone2 → silence") || text.contains("tone → silence → tone2"));
+
+    let too_many = run("100000");
+    assert_eq!(too_many.status.code(), Some(2));
+}

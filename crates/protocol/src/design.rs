@@ -471,9 +471,9 @@ pub fn plan(
     let mut trials = Vec::new();
     let practice: Vec<Item> = match &p.design().practice {
         Practice::None => Vec::new(),
-        Practice::Random(n) if has_practice_material(p) => (0..*n)
-            .map(|_| practice_item(p, group, &mut rng))
-            .collect(),
+        Practice::Random(n) if has_practice_material(p) => {
+            (0..*n).map(|_| practice_item(p, group, &mut rng)).collect()
+        }
         Practice::Random(n) => (0..*n)
             .map(|_| test_items[rng.below(test_items.len() as u64) as usize].clone())
             .collect(),

@@ -21,17 +21,14 @@ const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
 /// The most practice trials drawn by count.
 pub(crate) const MAX_PRACTICE: u32 = 100;
 const AUDIO_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a", "aac"];
-/// Names that would collide with columns of the exported tables.
-const RESERVED_FACTOR_NAMES: &[&str] = &[
-    "clip",
-    "soundtrack",
-    "participant",
-    "session",
-    "trial_index",
-    "block",
-    "practice",
-    "index",
-];
+/// Columns of `cuelab plan`'s CSV and table output that are not exported columns.
+const PLAN_COLUMNS: &[&str] = &["index", "break_before"];
+
+/// Is `name` a column of any exported table (from `cuelab_core::schema`, never a copy) or of the
+/// plan's output?
+fn is_reserved(name: &str) -> bool {
+    cuelab_core::schema::reserved_names().contains(&name) || PLAN_COLUMNS.contains(&name)
+}
 pub(crate) struct Ctx<'a> {
     pub map: SourceMap<'a>,
     pub diags: Vec<Diagnostic>,
@@ -59,7 +56,12 @@ impl<'a> Ctx<'a> {
             col: at.col,
             message: String::new(),
             help: None,
-            source_line: self.map.text.lines().nth(at.line.saturating_sub(1)).map(str::to_string),
+            source_line: self
+                .map
+                .text
+                .lines()
+                .nth(at.line.saturating_sub(1))
+                .map(str::to_string),
         }
     }
 
@@ -184,7 +186,10 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
         seen.taken
             .insert(f.name.clone(), format!("factor `{}` has this name", f.name));
     }
-    for name in RESERVED_FACTOR_NAMES {
+    for name in cuelab_core::schema::reserved_names()
+        .into_iter()
+        .chain(PLAN_COLUMNS.iter().copied())
+    {
         seen.taken.insert(
             name.to_string(),
             "it is a column of the exported data".to_string(),
@@ -482,7 +487,7 @@ fn factors(
             );
             continue;
         }
-        if RESERVED_FACTOR_NAMES.contains(&name_s.as_str()) {
+        if is_reserved(name_s) {
             cx.err_help(
                 name.span(),
                 format!("`{name_s}` is reserved (it is a column of the exported data)"),
@@ -636,7 +641,7 @@ fn conditions_file(
             );
             cx.diags.push(d);
             columns.push(String::new());
-        } else if !is_identifier(h) || RESERVED_FACTOR_NAMES.contains(&h) {
+        } else if !is_identifier(h) || is_reserved(h) {
             cx.diags.push(csv_map.diag(
                 offset..offset,
                 format!("column `{h}` is not a valid factor name"),
@@ -1033,43 +1038,44 @@ fn design(
 
     let practice = match &d.practice {
         None => Practice::None,
-        Some(p) => match p.get_ref() {
-            RawPractice::Count(n) => {
-                if *n > MAX_PRACTICE {
-                    cx.err(
+        Some(p) => {
+            match p.get_ref() {
+                RawPractice::Count(n) => {
+                    if *n > MAX_PRACTICE {
+                        cx.err(
                         p.span(),
                         format!("practice = {n} is above the limit of {MAX_PRACTICE} practice trials"),
                     );
-                }
-                Practice::Random(*n)
-            }
-            RawPractice::Trials(list) => {
-                let mut out = Vec::new();
-                for t in list {
-                    let t_ref = t.get_ref();
-                    if let Some(c) = &t_ref.clip {
-                        check_id(c, all_clips, "clip", cx);
                     }
-                    if let Some(s) = &t_ref.soundtrack
-                        && s.get_ref() != SILENCE
-                    {
-                        check_id(s, soundtracks, "soundtrack", cx);
-                    }
-                    out.push((
-                        t_ref.clip.as_ref().map(|c| c.get_ref().clone()),
-                        t_ref
-                            .soundtrack
-                            .as_ref()
-                            .map(|s| s.get_ref().clone())
-                            .filter(|s| s != SILENCE),
-                    ));
+                    Practice::Random(*n)
                 }
-                Practice::Trials(out)
+                RawPractice::Trials(list) => {
+                    let mut out = Vec::new();
+                    for t in list {
+                        let t_ref = t.get_ref();
+                        if let Some(c) = &t_ref.clip {
+                            check_id(c, all_clips, "clip", cx);
+                        }
+                        if let Some(s) = &t_ref.soundtrack
+                            && s.get_ref() != SILENCE
+                        {
+                            check_id(s, soundtracks, "soundtrack", cx);
+                        }
+                        out.push((
+                            t_ref.clip.as_ref().map(|c| c.get_ref().clone()),
+                            t_ref
+                                .soundtrack
+                                .as_ref()
+                                .map(|s| s.get_ref().clone())
+                                .filter(|s| s != SILENCE),
+                        ));
+                    }
+                    Practice::Trials(out)
+                }
             }
-        },
+        }
     };
-    let has_practice_material =
-        all_clips.iter().chain(soundtracks).any(|s| s.practice);
+    let has_practice_material = all_clips.iter().chain(soundtracks).any(|s| s.practice);
     if has_practice_material && matches!(practice, Practice::None | Practice::Random(0)) {
         let s = all_clips
             .iter()
@@ -1147,11 +1153,20 @@ fn williams_factor(
                 let f = &varying[0].name;
                 let mut seen: Vec<&str> = rows
                     .iter()
-                    .filter_map(|r| r.levels.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str()))
+                    .filter_map(|r| {
+                        r.levels
+                            .iter()
+                            .find(|(k, _)| k == f)
+                            .map(|(_, v)| v.as_str())
+                    })
                     .collect();
                 seen.sort_unstable();
                 seen.dedup();
-                if seen.len() == rows.len() { rows.len() } else { 0 }
+                if seen.len() == rows.len() {
+                    rows.len()
+                } else {
+                    0
+                }
             }
             _ if clips.is_empty() => n,
             Pairing::Crossed => clips.len() * n,
@@ -1246,7 +1261,7 @@ fn fixed_pairs(
     let mut out = Vec::new();
     for (clip, level) in pairs {
         check_id(clip, clips, "clip", cx);
-        
+
         if !factor.levels.iter().any(|l| l == level.get_ref()) {
             cx.err_help(
                 level.span(),

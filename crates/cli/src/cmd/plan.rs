@@ -1,4 +1,5 @@
-//! `cuelab plan`: a participant's exact trial list, or the counterbalancing table.
+//! `cuelab plan`: a participant's exact trial list, or the counterbalancing table with the
+//! assignment sheet (who gets which rotation, group and order) and the carryover counts.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -11,6 +12,9 @@ use cuelab_protocol::{Counterbalance, TrialPlan};
 
 use crate::error::invalid;
 use crate::protocol_files::load_or_invalid;
+
+/// The most participants `--participants` lists (each is planned in full).
+const MAX_PARTICIPANTS: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -30,7 +34,8 @@ pub struct Args {
     /// Session number.
     #[arg(long, default_value_t = 1)]
     session: u32,
-    /// Counterbalancing table over participants 1..=N instead of one plan.
+    /// Counterbalancing table and assignment sheet over participants 1..=N instead of one plan
+    /// (at most 10000).
     #[arg(long)]
     participants: Option<u64>,
     #[arg(long, value_enum, default_value = "table")]
@@ -44,7 +49,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if n == 0 {
             return Err(invalid("--participants must be at least 1"));
         }
+        if n > MAX_PARTICIPANTS {
+            return Err(invalid(format!(
+                "--participants {n} is above the limit of {MAX_PARTICIPANTS}"
+            )));
+        }
         let table = cuelab_protocol::counterbalance(&protocol, n).context("counterbalancing")?;
+        if !n.is_multiple_of(table.cycle) {
+            let whole = n / table.cycle * table.cycle;
+            let next = whole + table.cycle;
+            eprintln!(
+                "warning: {n} participants are not a whole number of counterbalancing cycles ({} per cycle), so the design is unbalanced; use {}{next}",
+                table.cycle,
+                if whole > 0 {
+                    format!("{whole} or ")
+                } else {
+                    String::new()
+                }
+            );
+        }
         write_counterbalance(&mut out, &table, args.format)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -208,9 +231,29 @@ fn write_counterbalance(
             if matches!(format, Format::Table) {
                 writeln!(
                     out,
-                    "# counterbalancing over participants 1..={}",
-                    table.participants
+                    "# counterbalancing over participants 1..={} ({} per cycle)",
+                    table.participants, table.cycle
                 )?;
+                write_table(out, &header, &rows)?;
+                writeln!(out, "\n# assignment sheet")?;
+                let header: Vec<String> = ["participant", "rotation", "group", "order"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                let rows: Vec<Vec<String>> = table
+                    .assignments
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.participant.clone(),
+                            a.rotation.to_string(),
+                            a.group.clone(),
+                            a.order
+                                .as_ref()
+                                .map_or("shuffled".to_string(), |o| o.join(" → ")),
+                        ]
+                    })
+                    .collect();
                 write_table(out, &header, &rows)?;
             } else {
                 let mut w = csv_line(out, &header)?;

@@ -229,7 +229,12 @@ fn step(
         kind,
         declared_at: cx.location(&raw.span()),
     };
-    for out in step.output_names() {
+    // A timed step also writes its drawn duration as `<id>_ms` in the trials table.
+    let mut outputs = step.output_names();
+    if step.duration().is_some() {
+        outputs.push(format!("{}_ms", step.id));
+    }
+    for out in outputs {
         if let Some(other) = seen.outputs.get(&out) {
             cx.err_help(
                 id_span.clone(),
