@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::error::AnalysisError;
+use crate::input::{self, RowLines};
 use crate::plan::{ColumnOrValue, ColumnType, DerivedKind, Plan};
 
 /// How many rows each exclusion step kept.
@@ -183,28 +184,38 @@ fn resolve_table(path: &Path) -> Result<PathBuf, AnalysisError> {
     Ok(path.to_path_buf())
 }
 
-/// Scans the table lazily with the declared types of the used columns.
-fn scan(path: &Path, types: &BTreeMap<String, ColumnType>) -> Result<LazyFrame, AnalysisError> {
+/// Checks the table ([`crate::input`]), then scans it lazily with the declared types of the
+/// used columns. Returns the query, the table's path and where each row came from.
+fn scan(
+    path: &Path,
+    types: &BTreeMap<String, ColumnType>,
+) -> Result<(LazyFrame, PathBuf, RowLines), AnalysisError> {
     let table = resolve_table(path)?;
-    let pl_path = PlRefPath::try_from_path(&table)?;
+    let pl = |e| crate::error::polars(&table, e);
+    let pl_path = PlRefPath::try_from_path(&table).map_err(pl)?;
     let is_parquet = table
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     if is_parquet {
-        let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
-        check_columns(&table, lf.collect_schema()?.as_ref(), types)?;
+        let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()).map_err(pl)?;
+        check_columns(&table, lf.collect_schema().map_err(pl)?.as_ref(), types)?;
+        let rows = input::check(&table, types)?;
         let casts: Vec<Expr> = types
             .iter()
             .map(|(name, t)| col(name.as_str()).strict_cast(polars_type(*t)))
             .collect();
-        return Ok(lf.with_columns(casts));
+        return Ok((lf.with_columns(casts), table, rows));
     }
+    // The whole file is checked first: names, row lengths, every typed value.
+    let rows = input::check(&table, types)?;
     // The header alone (no types declared) says which columns exist.
     let header = LazyCsvReader::new(pl_path.clone())
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
-        .finish()?
-        .collect_schema()?;
+        .finish()
+        .map_err(pl)?
+        .collect_schema()
+        .map_err(pl)?;
     check_columns(&table, header.as_ref(), types)?;
     let overwrite: Schema = types
         .iter()
@@ -215,8 +226,9 @@ fn scan(path: &Path, types: &BTreeMap<String, ColumnType>) -> Result<LazyFrame, 
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_dtype_overwrite(Some(Arc::new(overwrite)))
-        .finish()?;
-    Ok(lf)
+        .finish()
+        .map_err(pl)?;
+    Ok((lf, table, rows))
 }
 
 /// A data error naming every column the plan needs that the table lacks.
@@ -253,11 +265,15 @@ const K_CORRECT: &str = "__keep_correct";
 const K_FLAGGED: &str = "__keep_flagged";
 const K_BOUNDS: &str = "__keep_bounds";
 const K_SD: &str = "__keep_sd";
+const K_ROW: &str = "__row";
 
 /// Runs the plan's query on the data at `data_path` (already resolved against the plan file).
 pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError> {
     let types = required_columns(plan);
-    let lf = scan(data_path, &types)?;
+    let (lf, table, rows) = scan(data_path, &types)?;
+    let pl = |e| crate::error::polars(&table, e);
+    // The row number in the file, to name a row that fails a later check.
+    let lf = lf.with_row_index(K_ROW, None);
     let subject = plan.design.subject.as_str();
 
     // Derived columns first: exclusions may refer to them.
@@ -314,8 +330,8 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
         Some(s) => {
             let x = col(s.column.as_str());
             let kept = x.clone().filter(col(K_BOUNDS));
-            let mean = kept.clone().mean().over([col(subject)])?;
-            let sd = kept.std(1).over([col(subject)])?;
+            let mean = kept.clone().mean().over([col(subject)]).map_err(pl)?;
+            let sd = kept.std(1).over([col(subject)]).map_err(pl)?;
             col(K_BOUNDS)
                 .and(
                     (x - mean)
@@ -340,8 +356,9 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
         }
     }
     let mut select: Vec<Expr> = keep_cols.iter().map(|c| col(c.as_str())).collect();
-    select.extend([K_CORRECT, K_FLAGGED, K_BOUNDS, K_SD].map(col));
-    let all = lf.select(select).collect()?;
+    select.extend([K_CORRECT, K_FLAGGED, K_BOUNDS, K_SD, K_ROW].map(col));
+    let all = lf.select(select).collect().map_err(pl)?;
+    check_derived(plan, &all, &rows)?;
 
     let count = |name: &str| -> Result<usize, AnalysisError> {
         Ok(all.column(name)?.bool()?.sum().unwrap_or(0) as usize)
@@ -367,10 +384,20 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
         analysed: trials.height(),
     };
     if counts.analysed == 0 {
-        return Err(AnalysisError::Data(
-            "no rows left to analyse after exclusions".to_string(),
-        ));
+        return Err(AnalysisError::Data(format!(
+            "{}: no rows left to analyse after exclusions ({read} read)",
+            table.display()
+        )));
     }
+    let line_of = |i: usize| -> String {
+        let row = trials
+            .column(K_ROW)
+            .ok()
+            .and_then(|c| c.get(i).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0);
+        rows.locate(row as usize)
+    };
 
     let mut levels = BTreeMap::new();
     let mut factors: BTreeSet<&str> = plan
@@ -392,13 +419,35 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
                 .map(String::as_str),
         );
     }
+    // The columns that group rows must have a value on every analysed row.
+    let mut grouping: Vec<&str> = vec![subject];
+    grouping.extend(plan.design.item.as_deref());
+    grouping.extend(factors.iter().copied());
+    for name in grouping {
+        let column = trials.column(name)?;
+        if column.null_count() > 0
+            && let Some(i) = column.is_null().iter().position(|v| v == Some(true))
+        {
+            return Err(AnalysisError::Data(format!(
+                "{}: column `{name}` is empty on a row that is analysed; every row needs its \
+                 subject, item and factor levels",
+                line_of(i)
+            )));
+        }
+    }
     for f in factors {
         let found = distinct_text(&trials, f)?;
         let order = match plan.design.levels.get(f) {
             Some(listed) => {
                 if let Some(extra) = found.iter().find(|l| !listed.contains(l)) {
+                    let texts = trials.column(f)?.cast(&DataType::String)?;
+                    let at = texts
+                        .str()?
+                        .iter()
+                        .position(|v| v == Some(extra.as_str()))
+                        .map_or_else(|| table.display().to_string(), line_of);
                     return Err(AnalysisError::Data(format!(
-                        "factor `{f}` has level `{extra}` in the data, which the plan's \
+                        "{at}: factor `{f}` has level `{extra}` in the data, which the plan's \
                          [design.levels] does not list ({})",
                         listed.join(", ")
                     )));
@@ -413,17 +462,61 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
         };
         if order.len() < 2 {
             return Err(AnalysisError::Data(format!(
-                "factor `{f}` needs at least two levels in the analysed data, found {}",
+                "{}: factor `{f}` needs at least two levels in the analysed data, found {}",
+                table.display(),
                 order.len()
             )));
         }
         levels.insert(f.to_string(), order);
     }
+    let trials = trials.drop(K_ROW)?;
     Ok(Prepared {
         trials,
         counts,
         levels,
     })
+}
+
+/// A derived number that is not finite (a ratio with an actual duration of 0, the log of a
+/// negative estimate) on a row that reaches SD trimming and the statistics is the data's
+/// fault: named at the row's line, with the derivation.
+fn check_derived(plan: &Plan, all: &DataFrame, rows: &RowLines) -> Result<(), AnalysisError> {
+    let reaching = all.column(K_BOUNDS)?.bool()?;
+    let row_index = all.column(K_ROW)?.cast(&DataType::UInt64)?;
+    let row_index = row_index.u64()?;
+    for d in &plan.derive {
+        let (what, dur) = match d.kind() {
+            Some(DerivedKind::Ratio(dur)) => ("estimate / actual", dur),
+            Some(DerivedKind::LogRatio(dur)) => ("ln(estimate / actual)", dur),
+            _ => continue,
+        };
+        let values = all.column(d.name.as_str())?.cast(&DataType::Float64)?;
+        let values = values.f64()?;
+        let bad = values
+            .iter()
+            .zip(reaching.iter())
+            .position(|(v, keep)| keep == Some(true) && v.is_some_and(|x| !x.is_finite()));
+        if let Some(i) = bad {
+            let describe = |v: &ColumnOrValue| match v {
+                ColumnOrValue::Value(x) => format!("{x}"),
+                ColumnOrValue::Column(c) => all
+                    .column(c.as_str())
+                    .ok()
+                    .and_then(|col| col.get(i).ok())
+                    .map_or_else(|| format!("`{c}`"), |v| format!("`{c}` = {v}")),
+            };
+            return Err(AnalysisError::Data(format!(
+                "{}: derived column `{}` = {what} is {} with estimate {} and actual {}: \
+                 a duration must be positive",
+                rows.locate(row_index.get(i).unwrap_or(0) as usize),
+                d.name,
+                values.get(i).unwrap_or(f64::NAN),
+                describe(&dur.estimate),
+                describe(&dur.actual),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Sorted distinct non-null values of a text column.

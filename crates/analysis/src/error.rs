@@ -25,6 +25,21 @@ pub enum AnalysisError {
     /// an empty cell.
     #[error("{0}")]
     Data(String),
+    /// A fault in a data table, at its `file:line:col` (a CSV) or row (Parquet, `line` and
+    /// `col` absent, the row in the message): a duplicate column name, a ragged row, a value
+    /// that is not a finite number within ±[`crate::input::MAX_ABS`], a file polars cannot read
+    /// as declared.
+    #[error("{}{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), col.map(|c| format!(":{c}")).unwrap_or_default())]
+    Table {
+        /// The data file.
+        path: PathBuf,
+        /// 1-based line, for a CSV.
+        line: Option<u64>,
+        /// 1-based column (field), when one field is at fault.
+        col: Option<usize>,
+        /// What is wrong, in the project's words.
+        message: String,
+    },
     /// Options given to the library (e.g. on the command line) are inconsistent.
     #[error("{0}")]
     Options(String),
@@ -70,7 +85,11 @@ impl AnalysisError {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Self::Plan { .. } | Self::Data(_) | Self::Options(_) | Self::Expected { .. }
+            Self::Plan { .. }
+                | Self::Data(_)
+                | Self::Table { .. }
+                | Self::Options(_)
+                | Self::Expected { .. }
         ) || matches!(
             self,
             Self::Polars(polars::error::PolarsError::ColumnNotFound(_))
@@ -81,5 +100,79 @@ impl AnalysisError {
             self,
             Self::Polars(polars::error::PolarsError::ComputeError(_))
         ) || matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// A polars error met while reading or querying the user's table at `path`, in the project's
+/// words: a schema or parse problem is the table's fault ([`AnalysisError::Table`], exit 2),
+/// with polars' advice for Python users (`infer_schema_length`, `ignore_errors=True`, ...)
+/// left out; an I/O error stays an I/O error.
+pub(crate) fn polars(path: &std::path::Path, e: polars::error::PolarsError) -> AnalysisError {
+    use polars::error::PolarsError as P;
+    let message = match e {
+        P::IO { error, .. } => {
+            return AnalysisError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(error.kind(), error.to_string()),
+            };
+        }
+        P::ColumnNotFound(m) => format!("no column {}", first_sentence(&m)),
+        P::Duplicate(m) => format!("a column name appears twice: {}", first_sentence(&m)),
+        P::NoData(m) => format!("no data: {}", first_sentence(&m)),
+        P::ShapeMismatch(m) => format!("rows of unequal length: {}", first_sentence(&m)),
+        P::SchemaMismatch(m) | P::InvalidOperation(m) | P::ComputeError(m) => format!(
+            "cannot be read with the declared column types: {}",
+            first_sentence(&m)
+        ),
+        other => format!("cannot be read: {}", first_sentence(&other.to_string())),
+    };
+    AnalysisError::Table {
+        path: path.to_path_buf(),
+        line: None,
+        col: None,
+        message,
+    }
+}
+
+/// The part of a polars message before its advice: the first paragraph, without lines that
+/// suggest Python arguments.
+fn first_sentence(message: &str) -> String {
+    let text = message.split("\n\n").next().unwrap_or(message);
+    let kept: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take_while(|l| !l.starts_with("You might want to try") && !l.starts_with("Hint:"))
+        .filter(|l| {
+            !l.contains("=True")
+                && !l.contains("infer_schema_length")
+                && !l.contains("schema_overrides")
+        })
+        .collect();
+    kept.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polars_advice_for_python_users_is_left_out() {
+        let e = polars::error::PolarsError::ComputeError(
+            "could not parse `x` as dtype `f64` at column 'y' (column number 2)\n\n\
+             The current offset in the file is 10 bytes.\n\n\
+             You might want to try:\n- increasing `infer_schema_length` (e.g. `infer_schema_length=10000`),\n\
+             - setting `ignore_errors` to `True`,"
+                .into(),
+        );
+        let err = polars(std::path::Path::new("d.csv"), e);
+        let text = err.to_string();
+        assert!(err.is_invalid_input());
+        assert!(text.starts_with("d.csv: cannot be read"), "{text}");
+        assert!(text.contains("could not parse `x`"), "{text}");
+        assert!(
+            !text.contains("True") && !text.contains("infer_schema"),
+            "{text}"
+        );
     }
 }

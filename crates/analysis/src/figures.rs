@@ -87,9 +87,34 @@ macro_rules! both_backends {
     }};
 }
 
-fn padded_range(lo: f64, hi: f64) -> std::ops::Range<f64> {
-    let span = (hi - lo).abs().max(f64::EPSILON * hi.abs().max(1.0));
+/// The largest magnitude an axis may reach. Plotters computes tick positions by stepping
+/// through the range; with a non-finite range (or one so wide that the padding overflows) it
+/// never finishes, so every range is clamped here, and values beyond it are drawn at the edge.
+const AXIS_LIMIT: f64 = 1e150;
+
+/// A finite, non-empty axis range covering the finite values among `values`, padded by 8 %.
+/// Non-finite values are ignored; with none finite the range is `0..1`.
+fn axis_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.into_iter().filter(|v| v.is_finite()) {
+        let v = v.clamp(-AXIS_LIMIT, AXIS_LIMIT);
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        return 0.0..1.0;
+    }
+    let span = (hi - lo).max(1e-9 * hi.abs().max(lo.abs()).max(1.0));
     (lo - 0.08 * span)..(hi + 0.08 * span)
+}
+
+/// `v` clamped into `range` (NaN to its start), so a point never lies outside its axis.
+fn clamp_to(v: f64, range: &std::ops::Range<f64>) -> f64 {
+    if v.is_nan() {
+        range.start
+    } else {
+        v.clamp(range.start, range.end)
+    }
 }
 
 fn draw_cell_means<DB: DrawingBackend>(
@@ -99,18 +124,14 @@ fn draw_cell_means<DB: DrawingBackend>(
     title: &str,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let lo = points.iter().map(|p| p.lower).fold(f64::INFINITY, f64::min);
-    let hi = points
-        .iter()
-        .map(|p| p.upper)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let y = axis_range(points.iter().flat_map(|p| [p.lower, p.mean, p.upper]));
     let n = points.len();
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), padded_range(lo, hi))?;
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y.clone())?;
     let label_of = |x: &f64| {
         let i = x.round();
         if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
@@ -128,7 +149,15 @@ fn draw_cell_means<DB: DrawingBackend>(
         .label_style(("sans-serif", 14))
         .draw()?;
     chart.draw_series(points.iter().enumerate().map(|(i, p)| {
-        ErrorBar::new_vertical(i as f64, p.lower, p.mean, p.upper, BLUE.filled(), 12)
+        let c = |v: f64| clamp_to(v, &y);
+        ErrorBar::new_vertical(
+            i as f64,
+            c(p.lower),
+            c(p.mean),
+            c(p.upper),
+            BLUE.filled(),
+            12,
+        )
     }))?;
     // The error bar draws the mean as its centre marker.
     Ok(())
@@ -159,11 +188,8 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
     title: &str,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let hi = points
-        .iter()
-        .flat_map(|&(a, e)| [a, e])
-        .fold(0.0f64, f64::max)
-        * 1.05;
+    let hi = axis_range(points.iter().flat_map(|&(a, e)| [0.0, a, e])).end;
+    let axis = 0.0..hi;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
@@ -183,11 +209,13 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
         ))?
         .label("identity (veridical)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
-    chart.draw_series(
-        points
-            .iter()
-            .map(|&(a, e)| Circle::new((a, e), 3, RED.mix(0.5).filled())),
-    )?;
+    chart.draw_series(points.iter().map(|&(a, e)| {
+        Circle::new(
+            (clamp_to(a, &axis), clamp_to(e, &axis)),
+            3,
+            RED.mix(0.5).filled(),
+        )
+    }))?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -235,25 +263,23 @@ fn draw_time_course<DB: DrawingBackend>(
     title: &str,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let all = series.iter().flat_map(|s| s.points.iter());
-    let (mut t0, mut t1, mut lo, mut hi) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for &(t, _, l, u) in all {
-        t0 = t0.min(t);
-        t1 = t1.max(t);
-        lo = lo.min(l);
-        hi = hi.max(u);
-    }
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let x = axis_range(all().map(|p| p.0));
+    let y = axis_range(all().flat_map(|&(_, m, l, u)| [m, l, u]));
+    let at = |&(t, m, l, u): &(f64, f64, f64, f64)| {
+        (
+            clamp_to(t, &x),
+            clamp_to(m, &y),
+            clamp_to(l, &y),
+            clamp_to(u, &y),
+        )
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(t0..t1.max(t0 + 1e-9), padded_range(lo, hi))?;
+        .build_cartesian_2d(x.clone(), y.clone())?;
     chart
         .configure_mesh()
         .x_desc(labels.0.as_str())
@@ -262,15 +288,16 @@ fn draw_time_course<DB: DrawingBackend>(
         .draw()?;
     for (k, s) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
-        let mut ribbon: Vec<(f64, f64)> = s.points.iter().map(|&(t, _, l, _)| (t, l)).collect();
-        ribbon.extend(s.points.iter().rev().map(|&(t, _, _, u)| (t, u)));
+        let points: Vec<(f64, f64, f64, f64)> = s.points.iter().map(at).collect();
+        let mut ribbon: Vec<(f64, f64)> = points.iter().map(|&(t, _, l, _)| (t, l)).collect();
+        ribbon.extend(points.iter().rev().map(|&(t, _, _, u)| (t, u)));
         chart.draw_series(std::iter::once(Polygon::new(
             ribbon,
             color.mix(0.2).filled(),
         )))?;
         chart
             .draw_series(LineSeries::new(
-                s.points.iter().map(|&(t, m, _, _)| (t, m)),
+                points.iter().map(|&(t, m, _, _)| (t, m)),
                 color.stroke_width(2),
             ))?
             .label(s.label.as_str())
@@ -336,6 +363,60 @@ mod tests {
         let png = std::fs::read(dir.join("cell_means.png")).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Runs `draw` on a worker and fails if it has not returned after a minute: the bug this
+    /// pins was an endless loop inside plotters, which would otherwise hang the test run.
+    fn finishes<T: Send + 'static>(draw: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(draw());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("drawing did not finish")
+    }
+
+    #[test]
+    fn figures_with_huge_or_non_finite_values_get_a_finite_axis_and_finish() {
+        for bad in [1e308, -1e308, f64::INFINITY, f64::NAN, f64::MAX] {
+            let points = vec![
+                MeanPoint {
+                    label: "a".into(),
+                    mean: 1.0,
+                    lower: 0.0,
+                    upper: 2.0,
+                },
+                MeanPoint {
+                    label: "b".into(),
+                    mean: bad,
+                    lower: bad,
+                    upper: bad,
+                },
+            ];
+            let fig = finishes(move || cell_means(&points, "y", "t", None).unwrap());
+            assert_eq!(fig.svg.matches("<circle").count(), 2, "{bad}");
+            let series = vec![Ribbon {
+                label: "a".into(),
+                points: vec![
+                    (0.0, 1.0, 0.5, 1.5),
+                    (bad, bad, bad, bad),
+                    (2.0, 1.0, 0.5, 1.5),
+                ],
+            }];
+            let fig = finishes(move || time_course(&series, "t", "v", "x", None).unwrap());
+            assert_eq!(fig.svg.matches("<polygon").count(), 1, "{bad}");
+            let fig = finishes(move || {
+                estimate_vs_actual(&[(10.0, 12.0), (bad, bad)], "s", "x", None).unwrap()
+            });
+            assert!(fig.svg.contains("<svg"), "{bad}");
+        }
+        for range in [
+            axis_range([1e308, -1e308]),
+            axis_range([f64::NAN]),
+            axis_range([5.0]),
+        ] {
+            assert!(range.start.is_finite() && range.end.is_finite() && range.start < range.end);
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub mod data;
 pub mod error;
 pub mod expected;
 pub mod figures;
+pub mod input;
 pub mod lmm;
 pub mod named;
 pub mod plan;
@@ -160,6 +161,14 @@ pub fn run_plan(
             .unwrap_or_else(|| "analysis".to_string())
     });
     let data_path = data.map_or_else(|| plan.resolve_data_path(plan_path), Path::to_path_buf);
+    // Everything about the inputs that can be checked without reading the data is checked
+    // before any query runs, and nothing is written until every result is computed.
+    if let Some((_, message)) = plan.design.conflict() {
+        return Err(AnalysisError::Options(message));
+    }
+    if let Some(dir) = out_dir.filter(|_| formats != &Formats::none()) {
+        check_out_dir(dir, &data_path, plan_path)?;
+    }
     let prepared = data::prepare(plan, &data_path)?;
     let mut results = compute::compute(plan, &name, &data_path.display().to_string(), &prepared)?;
     let time_course = match &plan.time_course {
@@ -247,6 +256,33 @@ pub fn run_plan(
         json,
         files,
     })
+}
+
+/// The output folder must be a folder (existing or not), and neither the data nor the plan.
+fn check_out_dir(dir: &Path, data: &Path, plan: &Path) -> Result<(), AnalysisError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(AnalysisError::Options(format!(
+            "the output folder {} is an existing file; give a folder",
+            dir.display()
+        )));
+    }
+    let same = |other: &Path| match (dir.canonicalize(), other.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(data) {
+        return Err(AnalysisError::Options(format!(
+            "the output folder {} is the data itself; give another folder",
+            dir.display()
+        )));
+    }
+    if same(plan) {
+        return Err(AnalysisError::Options(format!(
+            "the output folder {} is the plan file; give another folder",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn sanitize(name: &str) -> String {
@@ -521,6 +557,78 @@ mod tests {
         assert_eq!(f_of(&export), from_csv);
         assert_eq!(f_of(&parquet), from_csv);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn hostile_inputs_are_invalid_input_before_any_query() {
+        let path = write_csv("hostile", "s,m,y\na,x,1\na,z,2\nb,x,3\nb,z,4\n");
+        let dir = path.parent().unwrap().to_path_buf();
+        let run = |design: AdHocDesign, out: Option<&Path>| {
+            let plan = design.to_plan(&path);
+            run_plan(&plan, &dir.join("p.toml"), None, out, &Formats::all()).unwrap_err()
+        };
+        let base = AdHocDesign {
+            dv: "y".into(),
+            subject: "s".into(),
+            ..Default::default()
+        };
+        let overlap = run(
+            AdHocDesign {
+                within: vec!["m".into()],
+                between: vec!["m".into()],
+                ..base.clone()
+            },
+            None,
+        );
+        assert!(
+            matches!(overlap, AnalysisError::Options(_)) && overlap.is_invalid_input(),
+            "{overlap}"
+        );
+        let twice = run(
+            AdHocDesign {
+                within: vec!["m".into(), "m".into()],
+                ..base.clone()
+            },
+            None,
+        );
+        assert!(twice.to_string().contains("listed twice"), "{twice}");
+        // An output folder that is an existing file, or the data file itself.
+        let file_out = run(base.clone(), Some(&path));
+        assert!(file_out.is_invalid_input(), "{file_out}");
+        let data_dir_out = {
+            let plan = base.to_plan(&dir);
+            std::fs::copy(&path, dir.join("trials.csv")).unwrap();
+            run_plan(
+                &plan,
+                &dir.join("p.toml"),
+                None,
+                Some(&dir),
+                &Formats::all(),
+            )
+            .unwrap_err()
+        };
+        assert!(
+            data_dir_out.to_string().contains("is the data itself"),
+            "{data_dir_out}"
+        );
+        assert!(!dir.join("results.json").exists(), "nothing written");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_derived_ratio_that_is_infinite_names_its_line() {
+        let path = write_csv("ratio", "s,m,est,act\na,x,1,2\na,z,2,2\nb,x,3,0\nb,z,4,2\n");
+        let text = "[data]\npath = \"d.csv\"\n[[derive]]\nname = \"r\"\n\
+                    ratio = { estimate = \"est\", actual = \"act\" }\n\
+                    [design]\ndv = \"r\"\nsubject = \"s\"\nwithin = [\"m\"]\n";
+        let plan_path = path.with_file_name("p.toml");
+        let plan = Plan::parse(text, &plan_path).unwrap();
+        let err = run_plan(&plan, &plan_path, None, None, &Formats::none()).unwrap_err();
+        let msg = err.to_string();
+        assert!(err.is_invalid_input(), "{msg}");
+        assert!(msg.contains("d.csv:4:") && msg.contains("`r`"), "{msg}");
+        assert!(msg.contains("`act` = 0"), "{msg}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]

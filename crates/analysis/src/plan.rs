@@ -235,6 +235,37 @@ pub struct Design {
     pub reference: BTreeMap<String, String>,
 }
 
+impl Design {
+    /// The first conflict among the design's column roles, as `(name, message)`: an empty
+    /// name, a factor listed twice, a column that is both a within and a between factor, or a
+    /// factor that is also the dependent variable, the subject or the item column. Checked
+    /// before any data is read.
+    pub fn conflict(&self) -> Option<(String, String)> {
+        let mut roles: Vec<(&str, &str)> = vec![("dv", &self.dv), ("subject", &self.subject)];
+        if let Some(item) = &self.item {
+            roles.push(("item", item));
+        }
+        roles.extend(self.within.iter().map(|f| ("within", f.as_str())));
+        roles.extend(self.between.iter().map(|f| ("between", f.as_str())));
+        for (i, (role, name)) in roles.iter().enumerate() {
+            if name.trim().is_empty() {
+                return Some((name.to_string(), format!("the {role} column name is empty")));
+            }
+            if let Some((earlier, _)) = roles[..i].iter().find(|(_, n)| n == name) {
+                let message = if earlier == role {
+                    format!("`{name}` is listed twice as a {role} factor")
+                } else {
+                    format!(
+                        "`{name}` is both the {earlier} and a {role} column; each column has one role"
+                    )
+                };
+                return Some((name.to_string(), message));
+            }
+        }
+        None
+    }
+}
+
 /// Which results to compute. All empty means "everything that applies to the design".
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -347,6 +378,19 @@ impl Plan {
                 message,
             })
         };
+        if let Some((name, message)) = self.design.conflict() {
+            return fail(&format!("\"{name}\""), message);
+        }
+        if let Some(bin) = self.time_course.as_ref().and_then(|t| t.bin)
+            && !(bin.is_finite() && bin > 0.0)
+        {
+            return fail("bin", "`bin` must be a positive, finite width".to_string());
+        }
+        for (what, value) in self.numbers() {
+            if !value.is_finite() {
+                return fail(what, format!("`{what}` must be a finite number"));
+            }
+        }
         for d in &self.derive {
             if d.kind().is_none() {
                 return fail(
@@ -379,6 +423,27 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+impl Plan {
+    /// Every number the plan states, with the key it is given under.
+    fn numbers(&self) -> Vec<(&'static str, f64)> {
+        let mut out = Vec::new();
+        if let Some(b) = &self.exclude.bounds {
+            out.extend(b.min.map(|v| ("min", v)));
+            out.extend(b.max.map(|v| ("max", v)));
+        }
+        for d in &self.derive {
+            if let Some(DerivedKind::Ratio(dur) | DerivedKind::LogRatio(dur)) = d.kind() {
+                for (key, v) in [("estimate", &dur.estimate), ("actual", &dur.actual)] {
+                    if let ColumnOrValue::Value(x) = v {
+                        out.push((key, *x));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -463,6 +528,38 @@ mod tests {
         };
         assert_eq!(d.estimate, ColumnOrValue::Column("est".into()));
         assert_eq!(d.actual, ColumnOrValue::Value(45.0));
+    }
+
+    #[test]
+    fn overlapping_and_duplicate_factors_are_errors_at_their_line() {
+        let check = |design: &str, want: &str| {
+            let text = format!("[data]\npath = \"d.csv\"\n[design]\n{design}");
+            let msg = parse_err(&text);
+            assert!(msg.contains(want), "{design}: {msg}");
+            assert!(msg.starts_with("p.toml:"), "{msg}");
+        };
+        check(
+            "dv = \"rt\"\nsubject = \"s\"\nwithin = [\"m\", \"m\"]\n",
+            "`m` is listed twice as a within factor",
+        );
+        check(
+            "dv = \"rt\"\nsubject = \"s\"\nwithin = [\"m\"]\nbetween = [\"m\"]\n",
+            "`m` is both the within and a between column",
+        );
+        check(
+            "dv = \"rt\"\nsubject = \"s\"\nwithin = [\"s\"]\n",
+            "`s` is both the subject and a within column",
+        );
+        check(
+            "dv = \"rt\"\nsubject = \"rt\"\n",
+            "`rt` is both the dv and a subject column",
+        );
+        check("dv = \"\"\nsubject = \"s\"\n", "dv column name is empty");
+        let msg = parse_err(&format!(
+            "{MINIMAL}[exclude]\nbounds = {{ column = \"rt\", max = inf }}\n"
+        ));
+        assert!(msg.contains("`max` must be a finite number"), "{msg}");
+        assert!(msg.starts_with("p.toml:7:"), "{msg}");
     }
 
     #[test]

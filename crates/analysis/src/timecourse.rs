@@ -10,8 +10,13 @@ use serde::Serialize;
 use crate::data;
 use crate::error::AnalysisError;
 use crate::figures::Ribbon;
+use crate::input;
 use crate::named::Named;
+use crate::plan::ColumnType;
 use crate::plan::TimeCourseSpec;
+
+/// The largest bin number a time may fall in (exact integers in `f64` end at 2^53).
+pub const MAX_BINS_PER_TIME: f64 = 1e15;
 
 /// Mean time course per condition.
 #[derive(Debug, Clone, Serialize)]
@@ -63,27 +68,67 @@ pub fn compute(spec: &TimeCourseSpec, path: &Path) -> Result<TimeCourse, Analysi
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such time-course file"),
         });
     }
-    let pl_path = PlRefPath::try_from_path(path)?;
+    let pl = |e| crate::error::polars(path, e);
+    let types: BTreeMap<String, ColumnType> = [
+        (spec.subject.clone(), ColumnType::Str),
+        (spec.condition.clone(), ColumnType::Str),
+        (spec.time.clone(), ColumnType::F64),
+        (spec.value.clone(), ColumnType::F64),
+    ]
+    .into_iter()
+    .collect();
+    // Names, row lengths and every time and value checked first (finite, within ±1e100).
+    input::check(path, &types)?;
+    let pl_path = PlRefPath::try_from_path(path).map_err(pl)?;
     let lf = if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
     {
-        LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?
+        LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default()).map_err(pl)?
     } else {
-        let schema: Schema = [
-            Field::new(spec.subject.as_str().into(), DataType::String),
-            Field::new(spec.condition.as_str().into(), DataType::String),
-            Field::new(spec.time.as_str().into(), DataType::Float64),
-            Field::new(spec.value.as_str().into(), DataType::Float64),
-        ]
-        .into_iter()
-        .collect();
+        let schema: Schema = types
+            .iter()
+            .map(|(name, t)| {
+                let dtype = if *t == ColumnType::F64 {
+                    DataType::Float64
+                } else {
+                    DataType::String
+                };
+                Field::new(name.as_str().into(), dtype)
+            })
+            .collect();
         LazyCsvReader::new(pl_path)
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
             .with_dtype_overwrite(Some(Arc::new(schema)))
-            .finish()?
+            .finish()
+            .map_err(pl)?
     };
+    if let Some(w) = spec.bin {
+        // Bins are counted in `i64` through `f64`: beyond 2^53 bins of a time the count is not
+        // exact, so such a width is refused rather than silently merging or dropping samples.
+        let max_abs = lf
+            .clone()
+            .select([col(spec.time.as_str())
+                .cast(DataType::Float64)
+                .abs()
+                .max()
+                .alias("m")])
+            .collect()
+            .map_err(pl)?;
+        let m = data::f64_column(&max_abs, "m")
+            .ok()
+            .and_then(|v| v.first().copied());
+        if let Some(m) = m
+            && m / w > MAX_BINS_PER_TIME
+        {
+            return Err(AnalysisError::Data(format!(
+                "{}: a time of {m} in bins of {w} is bin number {:e}, beyond {MAX_BINS_PER_TIME:e}: choose a wider `bin`",
+                path.display(),
+                m / w
+            )));
+        }
+    }
     let time = col(spec.time.as_str()).cast(DataType::Float64);
     let binned = match spec.bin {
         Some(w) if w > 0.0 => {
@@ -111,7 +156,8 @@ pub fn compute(spec: &TimeCourseSpec, path: &Path) -> Result<TimeCourse, Analysi
         .group_by([col("c"), col("t"), col("s")])
         .agg([col("v").mean().alias("v")])
         .sort(["c", "t"], SortMultipleOptions::default())
-        .collect()?;
+        .collect()
+        .map_err(pl)?;
     let conds = data::text_column(&per_subject, "c")?;
     let times = data::f64_column(&per_subject, "t")?;
     let values = data::f64_column(&per_subject, "v")?;
@@ -197,6 +243,33 @@ mod tests {
         // Identical values: no spread, the ribbon collapses onto the mean.
         let b = tc.conditions.get("b").unwrap();
         assert_eq!((b[0].ci_lower, b[0].ci_upper), (2.0, 2.0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_infinite_sample_or_a_too_narrow_bin_is_invalid_input() {
+        let dir = std::env::temp_dir().join(format!("cuelab-tc-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.csv");
+        let spec = |bin: Option<f64>| TimeCourseSpec {
+            path: path.clone(),
+            subject: "p".into(),
+            time: "t".into(),
+            value: "v".into(),
+            condition: "cond".into(),
+            bin,
+            time_label: None,
+        };
+        std::fs::write(&path, "p,cond,t,v\np1,a,0.0,1\np1,a,inf,3\n").unwrap();
+        let err = compute(&spec(None), &path).unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(err.to_string().ends_with("c.csv:3:3: column `t`: `inf` is not a finite number (NaN and infinities are not data; leave the field empty for a missing value)"), "{err}");
+        std::fs::write(&path, "p,cond,t,v\np1,a,0.0,1\np1,a,1e90,3\n").unwrap();
+        let err = compute(&spec(Some(1e-300)), &path).unwrap_err();
+        assert!(
+            err.is_invalid_input() && err.to_string().contains("wider `bin`"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
