@@ -15,7 +15,7 @@
 //! program with libx264 on one thread and `+bitexact`; that is reproducible on one machine with
 //! one FFmpeg build (another x264 version may choose other bits for the same frames).
 //!
-//! Soundtracks are mono, 48 kHz, 16-bit FLAC (a 24 s track is about 1 MB). Each music track has
+//! Soundtracks are mono, 48 kHz, 16-bit FLAC (a 24 s track takes 0.4–1 MB). Each music track has
 //! a per-second affect curve (`t_s,valence,arousal`, 1–9) beside it: the valence and arousal of
 //! its characters weighted as they are heard, so a track that turns from calm to tense carries
 //! a curve that turns with it.
@@ -133,7 +133,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The name used in the features table.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Soundtrack => "soundtrack",
             Kind::Silence => "silence",

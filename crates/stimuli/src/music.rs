@@ -110,14 +110,18 @@ const FADE_OUT_S: f64 = 1.5;
 /// One stretch of a track: a character from `from_s` until the next part begins.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Part {
+    /// What the music is like in this part.
     pub character: Character,
+    /// When the part begins, seconds from the start of the track (the crossfade is centred here).
     pub from_s: f64,
 }
 
 /// A soundtrack's design: its name, length, parts and seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackDesign {
+    /// The file stem and the table's `id`.
     pub id: &'static str,
+    /// Designed length; whole seconds (every FLAC frame is 100 ms).
     pub seconds: f64,
     /// In time order; the first starts at 0. Empty for silence.
     pub parts: Vec<Part>,

@@ -84,7 +84,9 @@ pub(crate) struct Phase {
 /// A scene's design: its script and the features the table reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SceneDesign {
+    /// The file stem and the table's `id`.
     pub id: &'static str,
+    /// Designed length, seconds (a whole number of frames).
     pub seconds: f64,
     /// What the scene shows, e.g. `chasing`; phases joined by `>`.
     pub action: &'static str,
