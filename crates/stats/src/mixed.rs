@@ -27,12 +27,15 @@
 //! r = Σ_{other terms} m_t q_t + p + 1; memory is O(m_e q_e r + r²). Participants with random
 //! slopes crossed with items — (1 + a | participant) + (1 | item) with 1,000 × 50 levels — is
 //! r ≈ 55, a few milliseconds per evaluation at any number of rows: on 1,000,000 rows
-//! (`benches/stats.rs`, `lmm_slopes_1m_rows`) the whole fit with Satterthwaite df takes 2.2 s
+//! (`benches/stats.rs`, `lmm_slopes_1m_rows`) the whole fit with Satterthwaite df takes 1.5 s
 //! against 268 s for `lmer` + lmerTest's summary on the same model (`benches/r/lmm_slopes_1m.R`;
-//! 2-core machine under other load, November 2026). The limit: the dense block
-//! grows with the *second* largest grouping. Two crossed factors with thousands of levels each
-//! (r in the thousands) would cost seconds per evaluation. A sparse Cholesky (lme4's CHOLMOD)
-//! would not help when the factors are fully crossed — every participant seeing every item
+//! 2-core machine under a load of 5–7 from other work, November 2026). The Schur product
+//! `V'V` (a GEMM of m_e q_e × r²) dominates as r grows: the same model with 200 items costs
+//! 31 s on 200,000 rows and with 500 items 86 s (same machine and load; 264 Nelder-Mead
+//! evaluations plus those of the Newton polish and the Satterthwaite derivatives). The limit:
+//! the dense block grows with the *second* largest grouping; two crossed factors with thousands
+//! of levels each (r in the thousands) cost seconds per evaluation. A sparse Cholesky (lme4's
+//! CHOLMOD) would not help when the factors are fully crossed — every participant seeing every item
 //! fills the items' block in under any elimination order, so lme4 factorises it dense too — but
 //! it would when they are only partly crossed (thousands of items, each participant seeing a
 //! few dozen): then the remaining block stays sparse and a fill-reducing ordering pays. This
@@ -110,8 +113,9 @@ struct General {
     layout: Layout,
     /// `Z_j'Z_j` of the eliminated term, level after level (each q_e × q_e, row-major).
     d: Vec<f64>,
-    /// Rows: the eliminated term's columns level by level; columns: the dense block.
-    b0: DMatrix<f64>,
+    /// Rows: the dense block; columns: the eliminated term's columns level by level (so one
+    /// level's block is contiguous in memory).
+    b0t: DMatrix<f64>,
     /// The dense block without Λ and without the identity.
     s0: DMatrix<f64>,
 }
@@ -146,11 +150,11 @@ impl General {
         let e = lay.elim;
         let qe = lay.q[e];
         let te = lay.t_factor(theta, e);
-        let mut v = DMatrix::<f64>::zeros(lay.m[e] * qe, r);
+        // Vᵀ: one column per random effect of the eliminated term, V_j = L_j⁻¹ T' B_j.
+        let mut vt = DMatrix::<f64>::zeros(r, lay.m[e] * qe);
         let mut ld_l2 = 0.0;
         let mut a = vec![0.0; qe * qe];
         let mut dt = vec![0.0; qe * qe];
-        let mut u = vec![0.0; qe];
         for j in 0..lay.m[e] {
             let dj = &self.d[j * qe * qe..(j + 1) * qe * qe];
             // A = T' D_j T + I.
@@ -171,27 +175,35 @@ impl General {
                 return None;
             }
             ld_l2 += (0..qe).map(|i| 2.0 * a[i * qe + i].ln()).sum::<f64>();
-            // V_j = L_j⁻¹ T' B_j, column by column.
-            for c in 0..r {
-                for (i, ui) in u.iter_mut().enumerate() {
-                    *ui = (0..qe)
-                        .map(|k| te[k * qe + i] * self.b0[(j * qe + k, c)])
-                        .sum();
-                }
-                if u.iter().all(|&x| x == 0.0) {
-                    continue;
-                }
-                for i in 0..qe {
-                    let mut x = u[i];
-                    for k in 0..i {
-                        x -= a[i * qe + k] * u[k];
+            // Column by column over contiguous memory (column-major storage): W_i = Σ_k T_ki B_k,
+            // then forward substitution W_i = (W_i − Σ_{k<i} A_ik W_k) / A_ii.
+            let b0 = self.b0t.as_slice();
+            let block = &mut vt.as_mut_slice()[j * qe * r..(j + 1) * qe * r];
+            for i in 0..qe {
+                let (done, rest) = block.split_at_mut(i * r);
+                let w = &mut rest[..r];
+                for k in i..qe {
+                    let tki = te[k * qe + i];
+                    if tki != 0.0 {
+                        let bk = &b0[(j * qe + k) * r..(j * qe + k + 1) * r];
+                        for (x, y) in w.iter_mut().zip(bk) {
+                            *x += tki * y;
+                        }
                     }
-                    u[i] = x / a[i * qe + i];
-                    v[(j * qe + i, c)] = u[i];
+                }
+                for k in 0..i {
+                    let aik = a[i * qe + k];
+                    for (x, y) in w.iter_mut().zip(&done[k * r..(k + 1) * r]) {
+                        *x -= aik * y;
+                    }
+                }
+                let d = a[i * qe + i];
+                for x in w.iter_mut() {
+                    *x /= d;
                 }
             }
         }
-        let mut s = &self.s0 - v.tr_mul(&v);
+        let mut s = &self.s0 - &vt * vt.transpose();
         // Λ' S Λ on the other terms' blocks.
         for (t, &q) in lay.q.iter().enumerate() {
             if t == e {
@@ -360,7 +372,7 @@ fn accumulate(y: &[f64], x: &DesignMatrix, terms: &[RandomTerm<'_>]) -> (General
     let r = layout.r();
     let qe = layout.q[elim];
     let mut d = vec![0.0; layout.m[elim] * qe * qe];
-    let mut b0 = DMatrix::<f64>::zeros(layout.m[elim] * qe, r);
+    let mut b0t = DMatrix::<f64>::zeros(r, layout.m[elim] * qe);
     let mut s0 = DMatrix::<f64>::zeros(r, r);
     let mut counts: Vec<Vec<u32>> = terms.iter().map(|t| vec![0; t.n_levels]).collect();
     let xcols: Vec<&[f64]> = (0..p).map(|j| x.column(j)).collect();
@@ -399,7 +411,7 @@ fn accumulate(y: &[f64], x: &DesignMatrix, terms: &[RandomTerm<'_>]) -> (General
             }
             if ze[a] != 0.0 {
                 for &(idx, v) in &entries {
-                    b0[(je * qe + a, idx)] += ze[a] * v;
+                    b0t[(idx, je * qe + a)] += ze[a] * v;
                 }
             }
         }
@@ -419,7 +431,7 @@ fn accumulate(y: &[f64], x: &DesignMatrix, terms: &[RandomTerm<'_>]) -> (General
         .iter()
         .map(|c| c.iter().filter(|&&v| v > 0).count())
         .collect();
-    (General { layout, d, b0, s0 }, used)
+    (General { layout, d, b0t, s0 }, used)
 }
 
 /// Fits `y ~ X + (terms)` by REML (or ML) as `lme4::lmer`, with Satterthwaite df for every fixed
