@@ -143,3 +143,93 @@ fn clips_decode_at_their_designed_length() {
         );
     }
 }
+
+/// Mean squared slope over mean square: grows with the square of the spectral centroid, so a
+/// brighter timbre and a higher register give a larger value.
+fn brightness(x: &[f32]) -> f64 {
+    let energy: f64 = x.iter().map(|s| f64::from(*s).powi(2)).sum();
+    let slope: f64 = x.windows(2).map(|w| f64::from(w[1] - w[0]).powi(2)).sum();
+    slope / energy
+}
+
+/// Onset times (s): 10 ms frames whose level rises 9 dB or more above the quietest of the
+/// previous three frames, at least 80 ms after the previous onset.
+fn onsets(x: &[f32]) -> Vec<f64> {
+    let hop = 480;
+    let level: Vec<f64> = x
+        .chunks(hop)
+        .map(|c| {
+            let ms = c.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / c.len() as f64;
+            10.0 * (ms + 1e-12).log10()
+        })
+        .collect();
+    let mut out: Vec<f64> = Vec::new();
+    for i in 3..level.len() {
+        let floor = level[i - 3..i].iter().cloned().fold(f64::MAX, f64::min);
+        let t = i as f64 * 0.01;
+        if level[i] - floor >= 9.0 && level[i] > -60.0 && out.last().is_none_or(|p| t - p >= 0.08) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Coefficient of variation of the inter-onset intervals: near 0 for a steady beat; `None` with
+/// fewer than three onsets.
+fn ioi_cv(onsets: &[f64]) -> Option<f64> {
+    if onsets.len() < 3 {
+        return None;
+    }
+    let ioi: Vec<f64> = onsets.windows(2).map(|w| w[1] - w[0]).collect();
+    let mean = ioi.iter().sum::<f64>() / ioi.len() as f64;
+    let var = ioi.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (ioi.len() - 1) as f64;
+    Some(var.sqrt() / mean)
+}
+
+/// The four characters measured from their files: what was designed (tempo and articulation,
+/// register and timbre, regular or irregular rhythm) shows up as event rate, brightness and
+/// rhythmic regularity in the directions the film-music literature ties to arousal and valence.
+/// Measured here (this commit): brightness arousing 0.0330, relaxing 0.0096, scary 0.0014, sad
+/// 0.0005; onsets/s 2.42, 0.04, 3.21, 0.21; inter-onset CV arousing 0.02, scary 0.82.
+#[test]
+fn the_characters_differ_acoustically_as_designed() {
+    let measure = |id: &str| {
+        let x = common::decode(&dir().join(format!("music/{id}.flac")));
+        let on = onsets(&x);
+        let rate = on.len() as f64 / (x.len() as f64 / 48_000.0);
+        (brightness(&x), rate, ioi_cv(&on))
+    };
+    let (arousing, relaxing, sad, scary) = (
+        measure("arousing"),
+        measure("relaxing"),
+        measure("sad"),
+        measure("scary"),
+    );
+    // Arousal: the high-arousal tracks have many times the events per second of the low ones.
+    for high in [arousing, scary] {
+        for low in [relaxing, sad] {
+            assert!(
+                high.1 > 5.0 * low.1,
+                "onsets/s {} against {}",
+                high.1,
+                low.1
+            );
+        }
+    }
+    // Timbre and register: the bright, high arousing track is the brightest; the low, dark sad
+    // track the darkest.
+    for other in [relaxing, sad, scary] {
+        assert!(
+            arousing.0 > 2.0 * other.0,
+            "{} against {}",
+            arousing.0,
+            other.0
+        );
+    }
+    for other in [arousing, relaxing, scary] {
+        assert!(sad.0 < other.0, "{} against {}", sad.0, other.0);
+    }
+    // Rhythm: a steady beat against irregular hits.
+    let (regular, irregular) = (arousing.2.expect("onsets"), scary.2.expect("onsets"));
+    assert!(regular < 0.1 && irregular > 0.5, "{regular} {irregular}");
+}
