@@ -213,3 +213,28 @@ fn every_prefix_of_a_wav_header_is_an_error_or_a_sound() {
         }
     }
 }
+
+/// Inputs the `stimulus_header` fuzz target found (fuzz/README.md): each makes symphonia
+/// 0.6.1's WAV reader overflow, a panic in builds with overflow checks. Both must come back
+/// as errors naming the file.
+#[test]
+fn fuzz_findings_in_the_wav_reader_are_errors_naming_the_file() {
+    for name in [
+        "fuzz_wav_extensible_fmt_shift_left_overflow.wav",
+        "fuzz_wav_channel_count_multiply_overflow.wav",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let err = decode_file_measured(&path, &DecodeOptions::at_rate(48_000), &mut |_| {})
+            .map(|_| ())
+            .unwrap_err();
+        if cfg!(debug_assertions) {
+            assert!(
+                matches!(&err, DecodeError::DecoderPanicked { file, .. } if file.ends_with(name)),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}
