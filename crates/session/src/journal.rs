@@ -356,7 +356,9 @@ impl FileJournal {
             .create_new(true)
             .open(path)
             .map_err(IoError::at(path))?;
-        if let Some(dir) = path.parent() {
+        if durability == Durability::Sync
+            && let Some(dir) = path.parent()
+        {
             sync_dir(dir)?;
         }
         Ok(Self::with_file(path, file, durability))

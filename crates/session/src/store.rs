@@ -200,6 +200,7 @@ pub struct OpenSession {
     pub progress: Progress,
     /// The session was resumed (it existed).
     pub resumed: bool,
+    durability: Durability,
 }
 
 /// What opening a session found.
@@ -260,7 +261,7 @@ pub fn open(
         meta.status = Status::Running;
         meta.ended = None;
         meta.resumed.push(wall_clock_now());
-        write_meta(&meta_path, &meta)?;
+        write_meta(&meta_path, &meta, durability)?;
         use crate::journal::Journal as _;
         journal.append(&Entry::Resume {
             t_ns: 0,
@@ -275,6 +276,7 @@ pub fn open(
             meta,
             progress,
             resumed: true,
+            durability,
         })));
     }
     create(&dir, meta, durability, monotonic_ns)
@@ -287,14 +289,16 @@ fn create(
     monotonic_ns: Option<u64>,
 ) -> Result<Opened, StoreError> {
     std::fs::create_dir_all(dir).map_err(IoError::at(dir))?;
-    if let Some(parent) = dir.parent() {
+    if durability == Durability::Sync
+        && let Some(parent) = dir.parent()
+    {
         sync_dir(parent)?;
     }
     let mut journal = FileJournal::create(&dir.join(JOURNAL), durability)?;
     lock(journal.file(), dir)?;
     meta.status = Status::Running;
     meta.started = wall_clock_now();
-    write_meta(&dir.join(SESSION_JSON), &meta)?;
+    write_meta(&dir.join(SESSION_JSON), &meta, durability)?;
     use crate::journal::Journal as _;
     journal.append(&Entry::SessionStart {
         t_ns: 0,
@@ -308,6 +312,7 @@ fn create(
         meta,
         progress: Progress::default(),
         resumed: false,
+        durability,
     })))
 }
 
@@ -366,10 +371,15 @@ impl OpenSession {
 
     /// Records how the session ended in `session.json` and syncs the journal.
     pub fn finish(&mut self, status: Status) -> Result<(), StoreError> {
-        self.journal.sync()?;
+        if self.durability == Durability::Sync {
+            self.journal.sync()?;
+        } else {
+            use crate::journal::Journal as _;
+            self.journal.commit()?;
+        }
         self.meta.status = status;
         self.meta.ended = Some(wall_clock_now());
-        write_meta(&self.dir.join(SESSION_JSON), &self.meta)
+        write_meta(&self.dir.join(SESSION_JSON), &self.meta, self.durability)
     }
 }
 
@@ -382,14 +392,25 @@ pub fn read_meta(path: &Path) -> Result<SessionMeta, StoreError> {
     })
 }
 
-fn write_meta(path: &Path, meta: &SessionMeta) -> Result<(), StoreError> {
+fn write_meta(path: &Path, meta: &SessionMeta, durability: Durability) -> Result<(), StoreError> {
     let mut text = serde_json::to_string_pretty(meta).map_err(|e| StoreError::BadMeta {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     text.push('\n');
-    write_durably(path, text.as_bytes())?;
+    match durability {
+        Durability::Sync => write_durably(path, text.as_bytes())?,
+        Durability::Flush => write_replacing(path, text.as_bytes())?,
+    }
     Ok(())
+}
+
+/// Writes through a temporary file and a rename (whole or old file, never torn), without
+/// fsync: for simulations, whose files can be made again from their seed.
+fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).map_err(IoError::at(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(IoError::at(path))
 }
 
 /// Is a session's journal locked by a running process?
