@@ -15,7 +15,7 @@ pub const HEIGHT: u32 = 360;
 /// Frames per second.
 pub const FPS: u32 = 25;
 const SUBSTEPS: u32 = 4;
-/// Agents other than fleeing ones stay this far inside the picture.
+/// Agents inside the picture, other than fleeing ones, stay this far inside it.
 const MARGIN: f64 = 16.0;
 
 /// The house: a square room whose left wall has a door.
@@ -255,7 +255,10 @@ impl<'a> Simulation<'a> {
                 y += dy;
             }
             let (dx, dy) = (x - here.x, y - here.y);
-            if clamp {
+            // An agent waiting outside the picture (to enter later) is not pulled in.
+            let (w, h) = (f64::from(WIDTH) - MARGIN, f64::from(HEIGHT) - MARGIN);
+            let inside = (MARGIN..=w).contains(&here.x) && (MARGIN..=h).contains(&here.y);
+            if clamp && inside {
                 x = x.clamp(MARGIN, f64::from(WIDTH) - MARGIN);
                 y = y.clamp(MARGIN, f64::from(HEIGHT) - MARGIN);
             }
@@ -714,6 +717,13 @@ mod tests {
         let poses = run(&find("flee"), 10.0);
         let last = poses[poses.len() - 1];
         assert!(last[1].x > f64::from(WIDTH) && last[2].x > f64::from(WIDTH));
+    }
+
+    #[test]
+    fn in_story_the_large_triangle_waits_outside_the_picture_then_enters() {
+        let poses = run(&find("story"), 24.0);
+        assert!(poses[6 * 25][0].x < 0.0, "{:?}", poses[6 * 25][0]);
+        assert!(poses[10 * 25][0].x > MARGIN, "{:?}", poses[10 * 25][0]);
     }
 
     #[test]
