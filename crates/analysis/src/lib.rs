@@ -13,6 +13,24 @@
 //! it, and reference values (`analysis/<name>.expected.json`) are JSON pointers into it, so a
 //! number can be checked against R without any table parsing ([`expected`]).
 //!
+//! The third: **the data is user input, checked before any query runs** ([`input`]). A CSV is
+//! read once with the `csv` crate before polars sees it, so a fault is reported at its
+//! `file:line:col` in the project's words ([`AnalysisError::Table`], exit 2 in the CLI) rather
+//! than as a polars message with advice for Python users. The limits enforced:
+//! - every column name once in the header; every row as many fields as the header; UTF-8;
+//! - a number the plan reads (dv, bounds and SD columns, ratio inputs, time-course time and
+//!   value) is empty (missing) or finite within ±[`input::MAX_ABS`] = 1e100 (so sums of squares
+//!   cannot overflow); a `bool` column holds `true`/`false`; a Parquet file is checked by row;
+//! - a header with no rows, an empty file, an analysed row without its subject, item or factor
+//!   level, and a derived ratio that is not finite (an actual duration of 0) are errors at the
+//!   row's line;
+//! - the design's roles (dv, subject, item, within, between) name distinct, non-empty columns,
+//!   each once; plan numbers (`min`, `max`, constant durations, `bin`) are finite, `bin`
+//!   positive and no finer than 1e-15 of the largest time ([`timecourse::MAX_BINS_PER_TIME`]);
+//! - the output folder is not an existing file, nor the data or the plan; nothing is written
+//!   until every result is computed;
+//! - figure axes are always finite and non-empty: plotters never ends with a non-finite range.
+//!
 //! ```no_run
 //! use std::path::Path;
 //! use cuelab_analysis::{Formats, run_plan_file};
