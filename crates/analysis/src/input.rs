@@ -390,4 +390,29 @@ mod tests {
         assert!(lines.locate(1).ends_with("d.csv:3"));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
+
+    #[test]
+    fn a_non_finite_parquet_value_is_named_by_row() {
+        let dir = std::env::temp_dir().join(format!("cuelab-input-pq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.parquet");
+        let mut df = df!(
+            "s" => ["a", "b", "c"],
+            "y" => [1.0, f64::NEG_INFINITY, 2.0],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let types: BTreeMap<String, ColumnType> =
+            [("y".to_string(), ColumnType::F64)].into_iter().collect();
+        let err = check(&path, &types).unwrap_err();
+        let text = err.to_string();
+        assert!(err.is_invalid_input(), "{text}");
+        assert!(
+            text.ends_with("d.parquet: row 2, column `y`: `-inf` is not a finite number (NaN and infinities are not data; leave the field empty for a missing value)"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
