@@ -29,7 +29,10 @@ fn rules() -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
         if cells.len() < 3 || cells[0].starts_with("crate") || cells[0].starts_with("---") {
             continue;
         }
-        out.insert(cells[0].trim_matches('`').to_string(), (names(cells[1]), names(cells[2])));
+        out.insert(
+            cells[0].trim_matches('`').to_string(),
+            (names(cells[1]), names(cells[2])),
+        );
     }
     out
 }
@@ -38,11 +41,21 @@ fn rules() -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
 fn every_crate_depends_only_on_what_architecture_md_allows() {
     let rules = rules();
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(common::root())
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
     let workspace: BTreeSet<String> = packages
@@ -52,9 +65,9 @@ fn every_crate_depends_only_on_what_architecture_md_allows() {
     assert!(workspace.len() >= 8, "{workspace:?}");
     for p in packages {
         let name = p["name"].as_str().unwrap();
-        let (may, must_not) = rules
-            .get(name)
-            .unwrap_or_else(|| panic!("ARCHITECTURE.md's dependency rules have no row for `{name}`"));
+        let (may, must_not) = rules.get(name).unwrap_or_else(|| {
+            panic!("ARCHITECTURE.md's dependency rules have no row for `{name}`")
+        });
         for d in p["dependencies"].as_array().unwrap() {
             // Normal dependencies only: tests and benches may use more.
             if !d["kind"].is_null() {
@@ -62,9 +75,15 @@ fn every_crate_depends_only_on_what_architecture_md_allows() {
             }
             let dep = d["name"].as_str().unwrap().to_string();
             if workspace.contains(&dep) {
-                assert!(may.contains(&dep), "`{name}` depends on `{dep}`, which ARCHITECTURE.md does not allow");
+                assert!(
+                    may.contains(&dep),
+                    "`{name}` depends on `{dep}`, which ARCHITECTURE.md does not allow"
+                );
             }
-            assert!(!must_not.contains(&dep), "`{name}` depends on `{dep}`, which ARCHITECTURE.md forbids");
+            assert!(
+                !must_not.contains(&dep),
+                "`{name}` depends on `{dep}`, which ARCHITECTURE.md forbids"
+            );
         }
     }
     // Nothing depends on the binary.

@@ -43,15 +43,35 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
     let trials = Csv::read(&dir.join(trials_csv));
     let fixed: Vec<&str> = schema::TRIALS.iter().map(|c| c.name).collect();
     assert_eq!(&trials.header[..fixed.len()], &fixed[..]);
-    for extra in ["music", "fixation1_ms", "time_estimate1", "time_estimate2", "rating1_valence", "rating1_arousal", "simulated"] {
-        assert!(trials.header.iter().any(|h| h == extra), "no `{extra}` in {:?}", trials.header);
+    for extra in [
+        "music",
+        "fixation1_ms",
+        "time_estimate1",
+        "time_estimate2",
+        "rating1_valence",
+        "rating1_arousal",
+        "simulated",
+    ] {
+        assert!(
+            trials.header.iter().any(|h| h == extra),
+            "no `{extra}` in {:?}",
+            trials.header
+        );
     }
     assert_eq!(trials.rows.len(), 8 * 13);
     for p in 1..=8 {
         let label = format!("S{p:03}");
-        let mine: Vec<_> = trials.rows.iter().filter(|r| r["participant"] == label).collect();
+        let mine: Vec<_> = trials
+            .rows
+            .iter()
+            .filter(|r| r["participant"] == label)
+            .collect();
         assert_eq!(mine.len(), 13, "{label}");
-        assert_eq!(mine.iter().filter(|r| r["practice"] == "TRUE").count(), 1, "{label}");
+        assert_eq!(
+            mine.iter().filter(|r| r["practice"] == "TRUE").count(),
+            1,
+            "{label}"
+        );
     }
     for r in &trials.rows {
         let at = format!("{} trial {}", r["participant"], r["trial_index"]);
@@ -71,19 +91,32 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
             let av = trials.f64(r, "av_offset_ms").unwrap();
             assert!(av.abs() <= 1.0, "{at}: av_offset_ms {av}");
         }
-        for item in ["time_estimate1", "time_estimate2", "rating1_valence", "rating1_arousal"] {
+        for item in [
+            "time_estimate1",
+            "time_estimate2",
+            "rating1_valence",
+            "rating1_arousal",
+        ] {
             let v = trials.f64(r, item);
             assert!(v.is_some_and(|v| v > 0.0), "{at}: {item} = {v:?}");
         }
     }
-    let responses = Csv::read(&dir.join("export/data/experiment-timeperception_table-responses_data.csv"));
+    let responses =
+        Csv::read(&dir.join("export/data/experiment-timeperception_table-responses_data.csv"));
     // Per trial: two estimates and two SAM items.
-    let in_trials = responses.rows.iter().filter(|r| !r["trial_index"].is_empty()).count();
+    let in_trials = responses
+        .rows
+        .iter()
+        .filter(|r| !r["trial_index"].is_empty())
+        .count();
     assert_eq!(in_trials, 8 * 13 * 4);
     assert!(responses.rows.iter().all(|r| r["simulated"] == "TRUE"));
 
     let report = std::fs::read_to_string(dir.join("time-perception/report.html")).unwrap();
-    assert!(report.contains("ANOVA"), "the report does not mention the ANOVA");
+    assert!(
+        report.contains("ANOVA"),
+        "the report does not mention the ANOVA"
+    );
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("time-perception/results.json")).unwrap())
             .unwrap();
@@ -96,7 +129,10 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
     let again = cuelab(&["demo", "--out", dir_s, "--participants", "8"]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
-    assert!(snapshot(&dir) == before, "a refused run changed the output folder");
+    assert!(
+        snapshot(&dir) == before,
+        "a refused run changed the output folder"
+    );
 
     // With --force it replaces the demo's files.
     let forced = cuelab(&["demo", "--out", dir_s, "--participants", "4", "--force"]);

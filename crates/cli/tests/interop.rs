@@ -43,7 +43,10 @@ fn pandas_polars_and_r_read_the_tables_with_booleans_as_logical() {
     let export = export("interop");
     let script = root().join("crates/cli/tests/interop/read_export.py");
     let said = run(
-        Command::new("python3").arg(&script).arg(&export).arg("emotionattribution"),
+        Command::new("python3")
+            .arg(&script)
+            .arg(&export)
+            .arg("emotionattribution"),
         "scripts/setup --test",
     );
     assert!(said.contains("practice is boolean"), "{said}");
@@ -79,11 +82,20 @@ fn the_bids_export_passes_the_bids_validator_with_every_column_described() {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let errors = report["issues"]["errors"].as_array().cloned().unwrap_or_default();
+    let errors = report["issues"]["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(errors.is_empty(), "BIDS errors: {errors:#?}");
-    let warnings = report["issues"]["warnings"].as_array().cloned().unwrap_or_default();
+    let warnings = report["issues"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     // Code 82: a column of a tabular file has no description in its sidecar.
     let undescribed: Vec<_> = warnings.iter().filter(|w| w["code"] == 82).collect();
-    assert!(undescribed.is_empty(), "undescribed columns: {undescribed:#?}");
+    assert!(
+        undescribed.is_empty(),
+        "undescribed columns: {undescribed:#?}"
+    );
     std::fs::remove_dir_all(export.parent().unwrap()).unwrap();
 }

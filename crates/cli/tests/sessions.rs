@@ -23,11 +23,43 @@ fn short_study(dir: &Path) -> PathBuf {
             .current_dir(dir)
             .output()
             .expect("ffmpeg (scripts/setup --test installs it)");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=0.4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "a.mp4"]);
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=0.4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "b.mp4"]);
-    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:duration=0.6", "-ar", "48000", "tone.wav"]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=25:duration=0.4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "a.mp4",
+    ]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=25:duration=0.4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "b.mp4",
+    ]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=0.6",
+        "-ar",
+        "48000",
+        "tone.wav",
+    ]);
     let protocol = r#"
 [experiment]
 id = "short"
@@ -76,8 +108,17 @@ instructions = { text = "Thank you." }
 
 fn run_args<'a>(study: &'a str, model: &'a str, data: &'a str) -> Vec<&'a str> {
     vec![
-        "run", study, "--participant", "P7", "--simulate", "--display", "headless", "--data-dir", data,
-        "--model", model,
+        "run",
+        study,
+        "--participant",
+        "P7",
+        "--simulate",
+        "--display",
+        "headless",
+        "--data-dir",
+        data,
+        "--model",
+        model,
     ]
 }
 
@@ -185,7 +226,11 @@ fn a_session_killed_at_random_instants_resumes_to_the_uninterrupted_order() {
     }
     let read = journal::read(&journal_of(&data)).unwrap();
     assert!(!read.torn_tail);
-    assert_eq!(trial_ends(&read.entries), planned, "every trial exactly once, in plan order");
+    assert_eq!(
+        trial_ends(&read.entries),
+        planned,
+        "every trial exactly once, in plan order"
+    );
     let meta: serde_json::Value = serde_json::from_slice(
         &std::fs::read(data.join("short/sub-P7/ses-1/session.json")).unwrap(),
     )
@@ -197,9 +242,18 @@ fn a_session_killed_at_random_instants_resumes_to_the_uninterrupted_order() {
     let out = cuelab(&["export", &data_s, "--out", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let trials = Csv::read(&out_dir.join("data/experiment-short_table-trials_data.csv"));
-    let idx: Vec<u32> = trials.rows.iter().map(|r| r["trial_index"].parse().unwrap()).collect();
+    let idx: Vec<u32> = trials
+        .rows
+        .iter()
+        .map(|r| r["trial_index"].parse().unwrap())
+        .collect();
     assert_eq!(idx, planned);
-    assert!(trials.rows.iter().all(|r| !r["fit"].is_empty() && !r["video_onset_ns"].is_empty()));
+    assert!(
+        trials
+            .rows
+            .iter()
+            .all(|r| !r["fit"].is_empty() && !r["video_onset_ns"].is_empty())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -221,7 +275,10 @@ fn existing_changed_and_concurrent_sessions_are_refused() {
     let again = cuelab(&run_args(&study_s, &model_s, &data_s));
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     let err = String::from_utf8_lossy(&again.stderr);
-    assert!(err.contains("already exists") && err.contains("--resume"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--resume"),
+        "{err}"
+    );
     assert!(snapshot(&data) == before, "a refused run changed the data");
 
     // Resuming a completed session changes nothing and succeeds.
@@ -253,7 +310,11 @@ fn existing_changed_and_concurrent_sessions_are_refused() {
     first.kill().unwrap();
     first.wait().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("another cuelab process"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another cuelab process"),
+        "{}",
+        text(&out)
+    );
 
     // A resume after the protocol changed: refused.
     let mut p = std::fs::read_to_string(&study).unwrap();
@@ -261,10 +322,23 @@ fn existing_changed_and_concurrent_sessions_are_refused() {
     std::fs::write(&study, p).unwrap();
     let out = cuelab(&second);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the protocol changed"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the protocol changed"),
+        "{}",
+        text(&out)
+    );
 
     // Headless without --simulate is refused with the reason.
-    let out = cuelab(&["run", &study_s, "--participant", "P9", "--display", "headless", "--data-dir", &data_s]);
+    let out = cuelab(&[
+        "run",
+        &study_s,
+        "--participant",
+        "P9",
+        "--display",
+        "headless",
+        "--data-dir",
+        &data_s,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--simulate"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -281,7 +355,11 @@ impl Mount {
             .args(["-t", "tmpfs", "-o", options, "tmpfs", at.to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(out.status.success(), "mount: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Mount(at.to_path_buf())
     }
 }
@@ -306,7 +384,10 @@ fn an_unusable_data_folder_fails_before_the_first_trial() {
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(data_s) && err.contains(expect), "{err}");
-        assert!(!data.join("short").exists(), "a session was started in {data_s}");
+        assert!(
+            !data.join("short").exists(),
+            "a session was started in {data_s}"
+        );
     };
     check(&dir.join("missing/parent/data"), "does not exist");
     let ro = Mount::tmpfs(&dir.join("ro"), "ro,size=1m");
@@ -323,26 +404,43 @@ fn withdraw_leaves_no_trace_in_the_data_or_a_later_export() {
     let study = short_study(&dir);
     let out_dir = dir.join("sim");
     let out = cuelab(&[
-        "simulate", study.to_str().unwrap(), "--participants", "3", "--out", out_dir.to_str().unwrap(),
+        "simulate",
+        study.to_str().unwrap(),
+        "--participants",
+        "3",
+        "--out",
+        out_dir.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let data = out_dir.join("data");
     let out = cuelab(&["withdraw", data.to_str().unwrap(), "--participant", "S002"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let export = dir.join("export");
-    let out = cuelab(&["export", data.to_str().unwrap(), "--out", export.to_str().unwrap()]);
+    let out = cuelab(&[
+        "export",
+        data.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for (path, bytes, _) in snapshot(&data).into_iter().chain(snapshot(&export)) {
         let path_s = path.to_string_lossy();
         assert!(!path_s.contains("S002"), "{path_s}");
         if !path_s.ends_with(".parquet") {
-            assert!(!String::from_utf8_lossy(&bytes).contains("S002"), "S002 in {path_s}");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("S002"),
+                "S002 in {path_s}"
+            );
         }
     }
     let log = std::fs::read_to_string(data.join("withdrawals.jsonl")).unwrap();
     assert!(log.contains("\"sessions\":1"), "{log}");
     let sessions = Csv::read(&export.join("data/experiment-short_table-sessions_data.csv"));
-    let labels: Vec<&str> = sessions.rows.iter().map(|r| r["participant"].as_str()).collect();
+    let labels: Vec<&str> = sessions
+        .rows
+        .iter()
+        .map(|r| r["participant"].as_str())
+        .collect();
     assert_eq!(labels, ["S001", "S003"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -353,19 +451,39 @@ fn simulate_gives_the_plans_cuelab_plan_gives_and_exports_typed_tables() {
     let study = short_study(&dir);
     let out_dir = dir.join("sim");
     let out = cuelab(&[
-        "simulate", study.to_str().unwrap(), "--participants", "2", "--seed", "5", "--out",
-        out_dir.to_str().unwrap(), "--jobs", "2",
+        "simulate",
+        study.to_str().unwrap(),
+        "--participants",
+        "2",
+        "--seed",
+        "5",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--jobs",
+        "2",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let trials = Csv::read(&out_dir.join("export/data/experiment-short_table-trials_data.csv"));
     for label in ["S001", "S002"] {
-        let plan = cuelab(&["plan", study.to_str().unwrap(), "--participant", label, "--format", "json"]);
+        let plan = cuelab(&[
+            "plan",
+            study.to_str().unwrap(),
+            "--participant",
+            label,
+            "--format",
+            "json",
+        ]);
         let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
         let planned: Vec<(String, String)> = plan["trials"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| (t["clip"].as_str().unwrap().to_string(), t["conditions"]["music"].as_str().unwrap().to_string()))
+            .map(|t| {
+                (
+                    t["clip"].as_str().unwrap().to_string(),
+                    t["conditions"]["music"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         let got: Vec<(String, String)> = trials
             .rows
@@ -376,12 +494,22 @@ fn simulate_gives_the_plans_cuelab_plan_gives_and_exports_typed_tables() {
         assert_eq!(got, planned, "{label}");
     }
     // Booleans are TRUE/FALSE, the codebook describes every column of every table.
-    assert!(trials.rows.iter().all(|r| r["practice"] == "FALSE" && r["simulated"] == "TRUE"));
+    assert!(
+        trials
+            .rows
+            .iter()
+            .all(|r| r["practice"] == "FALSE" && r["simulated"] == "TRUE")
+    );
     let codebook = Csv::read(&out_dir.join("export/codebook.csv"));
     let described: BTreeMap<(String, String), String> = codebook
         .rows
         .iter()
-        .map(|r| ((r["table"].clone(), r["column"].clone()), r["description"].clone()))
+        .map(|r| {
+            (
+                (r["table"].clone(), r["column"].clone()),
+                r["description"].clone(),
+            )
+        })
         .collect();
     for h in &trials.header {
         let d = &described[&("trials".to_string(), h.clone())];
@@ -391,8 +519,93 @@ fn simulate_gives_the_plans_cuelab_plan_gives_and_exports_typed_tables() {
         &std::fs::read(out_dir.join("export/dataset_description.json")).unwrap(),
     )
     .unwrap();
-    for key in ["@context", "@type", "name", "description", "variableMeasured"] {
+    for key in [
+        "@context",
+        "@type",
+        "name",
+        "description",
+        "variableMeasured",
+    ] {
         assert!(desc.get(key).is_some(), "psych-DS description lacks {key}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sigterm_aborts_the_session_keeps_its_trials_and_exits_3() {
+    let dir = temp_dir("sigterm");
+    let study = short_study(&dir);
+    let data = dir.join("data");
+    let (study_s, model_s, data_s) = (
+        study.to_str().unwrap().to_string(),
+        dir.join("fast.toml").to_str().unwrap().to_string(),
+        data.to_str().unwrap().to_string(),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cuelab"))
+        .args(run_args(&study_s, &model_s, &data_s))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for two trials to be on disk, then ask it to stop.
+    let t0 = Instant::now();
+    loop {
+        let n = journal::read(&journal_of(&data))
+            .map(|r| trial_ends(&r.entries).len())
+            .unwrap_or(0);
+        if n >= 2 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no trials after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(3));
+    let read = journal::read(&journal_of(&data)).unwrap();
+    assert!(trial_ends(&read.entries).len() >= 2);
+    assert!(matches!(
+        read.entries.last(),
+        Some(Entry::SessionEnd {
+            status: cuelab_session::Status::Aborted,
+            ..
+        })
+    ));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join("short/sub-P7/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["status"], "aborted");
+    // An aborted session can be resumed to the end.
+    let mut resume = run_args(&study_s, &model_s, &data_s);
+    resume.push("--resume");
+    let out = cuelab(&resume);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let read = journal::read(&journal_of(&data)).unwrap();
+    assert_eq!(trial_ends(&read.entries).len(), 12);
+
+    // The partitioned Parquet layout: one file per experiment and participant.
+    let export = dir.join("export");
+    let out = cuelab(&[
+        "export",
+        &data_s,
+        "--out",
+        export.to_str().unwrap(),
+        "--partitioned",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for table in ["trials", "responses", "sessions"] {
+        let part = export.join(format!(
+            "parquet/{table}/experiment=short/participant=P7/part-0.parquet"
+        ));
+        assert!(part.is_file(), "missing {}", part.display());
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

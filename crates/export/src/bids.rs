@@ -120,9 +120,10 @@ fn events_tsv(events: &[Event]) -> String {
     out
 }
 
-fn events_sidecar(task_name: &str) -> String {
+/// The events sidecar describes columns only: the validator reads every key of a tabular
+/// sidecar as a column (a `TaskName` there is an error; it lives in the `beh.json` sidecar).
+fn events_sidecar() -> String {
     let mut obj = serde_json::Map::new();
-    obj.insert("TaskName".into(), json!(task_name));
     for (name, description, unit) in EVENT_COLUMNS {
         let mut d = json!({ "Description": description });
         if !unit.is_empty() {
@@ -213,7 +214,7 @@ pub(crate) fn write(
         )?;
         durably(
             &dir.join(format!("{stem}_events.json")),
-            events_sidecar(&m.experiment).as_bytes(),
+            events_sidecar().as_bytes(),
             files,
         )?;
         let trials = tables

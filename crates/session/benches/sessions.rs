@@ -12,7 +12,9 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cuelab_core::marker::NoMarkers;
 use cuelab_core::{ParticipantId, VirtualClock};
-use cuelab_playback::rig::{ClipSpec, SoundSpec, StimulusSet, Stimuli, VirtualRig, VirtualRigConfig};
+use cuelab_playback::rig::{
+    ClipSpec, SoundSpec, Stimuli, StimulusSet, VirtualRig, VirtualRigConfig,
+};
 use cuelab_protocol::{Files, Protocol};
 use cuelab_session::journal::{Durability, FileJournal, Journal, MemJournal, Progress};
 use cuelab_session::runner::{Controls, Quiet, Rig};
@@ -45,7 +47,10 @@ fn stimuli(p: &Protocol) -> Arc<Stimuli> {
         clips: p
             .clips()
             .iter()
-            .map(|c| ClipSpec { id: c.id.clone(), path: dir.join(&c.path) })
+            .map(|c| ClipSpec {
+                id: c.id.clone(),
+                path: dir.join(&c.path),
+            })
             .collect(),
         soundtracks: p
             .soundtracks()
@@ -66,7 +71,11 @@ fn session(p: &Protocol, stimuli: &Arc<Stimuli>, k: u64, journal: &mut dyn Journ
     let id = ParticipantId::parse(&format!("S{k:03}")).unwrap();
     let plan = cuelab_protocol::plan(p, &id, 1).unwrap();
     let clock = VirtualClock::new();
-    let mut rig = VirtualRig::new(Arc::clone(stimuli), clock.clone(), VirtualRigConfig::default());
+    let mut rig = VirtualRig::new(
+        Arc::clone(stimuli),
+        clock.clone(),
+        VirtualRigConfig::default(),
+    );
     let sim = Simulator::new(p, Model::default(), 1);
     let mut participant = sim.participant(plan.seed, clock.clone());
     let seams = Rig {
@@ -81,7 +90,12 @@ fn session(p: &Protocol, stimuli: &Arc<Stimuli>, k: u64, journal: &mut dyn Journ
 }
 
 fn bench(c: &mut Criterion) {
-    for name in ["time-perception.toml", "congruence.toml", "emotion-attribution.toml", "memory-bias.toml"] {
+    for name in [
+        "time-perception.toml",
+        "congruence.toml",
+        "emotion-attribution.toml",
+        "memory-bias.toml",
+    ] {
         let p = load(name);
         let stimuli = stimuli(&p);
         let mut g = c.benchmark_group(format!("session/{name}"));

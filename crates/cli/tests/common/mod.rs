@@ -43,8 +43,8 @@ pub struct Csv {
 
 impl Csv {
     pub fn read(path: &Path) -> Csv {
-        let mut r = csv::Reader::from_path(path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut r =
+            csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
         let rows = r
             .records()
@@ -80,7 +80,11 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
             out.extend(snapshot(&p));
         } else {
             let meta = std::fs::metadata(&p).unwrap();
-            out.push((p.clone(), std::fs::read(&p).unwrap(), meta.modified().unwrap()));
+            out.push((
+                p.clone(),
+                std::fs::read(&p).unwrap(),
+                meta.modified().unwrap(),
+            ));
         }
     }
     out.sort();
