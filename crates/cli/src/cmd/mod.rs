@@ -11,4 +11,5 @@ pub mod run;
 pub mod simulate;
 pub mod stimuli_make;
 pub mod validate;
+pub mod window;
 pub mod withdraw;

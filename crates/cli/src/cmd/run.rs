@@ -148,9 +148,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--display headless needs --simulate: with no screen nobody can see the clips or answer",
         ));
     }
-    if display != DisplayKind::Headless {
+    if display != DisplayKind::Headless && args.simulate {
         return Err(invalid(
-            "the participant window is not built yet in this version; run pilots with --simulate --display headless",
+            "--simulate answers for the participant: use it with --display headless (the window is for people)",
         ));
     }
     if args.clock == ClockKind::Virtual && (!args.simulate || audio != "virtual") {
@@ -193,7 +193,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..AudioInfo::default()
     });
     meta.display = Some(DisplayInfo {
-        kind: "headless".into(),
+        kind: match display {
+            DisplayKind::Fullscreen => "fullscreen",
+            DisplayKind::Window => "window",
+            DisplayKind::Headless => "headless",
+        }
+        .into(),
         refresh_hz: f64::from(REFRESH_HZ),
         ..DisplayInfo::default()
     });
@@ -252,6 +257,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 &mut console,
                 &controls,
             )
+        }
+        ClockKind::Monotonic if display != DisplayKind::Headless => {
+            let clock = MonotonicClock::start_now();
+            super::window::run_lab(super::window::Lab {
+                protocol: &protocol,
+                plan: &plan,
+                progress: &progress,
+                journal: &mut session.journal,
+                stimuli: Arc::clone(&stimuli),
+                audio: &audio,
+                fullscreen: display == DisplayKind::Fullscreen,
+                clock,
+                observer: &mut console,
+                markers: &mut NoMarkers,
+                controls: &controls,
+                bias: SessionTime::ZERO,
+            })?
         }
         ClockKind::Monotonic => {
             let clock = MonotonicClock::start_now();
@@ -317,14 +339,25 @@ fn go(
     cuelab_session::run(protocol, plan, progress, seams, controls)
 }
 
-/// A rig for a real-time headless session: the virtual audio device paced by the monotonic
-/// clock, or a real sound card through cpal; a virtual display paced on the same clock.
+/// A rig for a real-time headless session: a virtual display paced on the monotonic clock.
 fn headless_rig(
     audio: &str,
     stimuli: Arc<Stimuli>,
     clock: MonotonicClock,
 ) -> anyhow::Result<Rig<VirtualDisplay<MonotonicClock>>> {
     let display = VirtualDisplay::with_rate(clock, i64::from(REFRESH_HZ), 1, SessionTime::ZERO);
+    device_rig(audio, stimuli, clock, display, Frames::Timestamps)
+}
+
+/// A rig over `display` for a real-time session: the virtual audio device paced by the
+/// monotonic clock, or a real sound card through cpal.
+pub fn device_rig<D: cuelab_playback::video::Display>(
+    audio: &str,
+    stimuli: Arc<Stimuli>,
+    clock: MonotonicClock,
+    display: D,
+    frames: Frames,
+) -> anyhow::Result<Rig<D>> {
     let lead = SessionTime::from_millis(150);
     if audio == "virtual" {
         let mut config = EngineConfig::new(RATE, 2);
@@ -336,7 +369,7 @@ fn headless_rig(
             Box::new(paced),
             display,
             stimuli,
-            Frames::Timestamps,
+            frames,
             lead,
         ));
     }
@@ -356,7 +389,7 @@ fn headless_rig(
         Box::new(device),
         display,
         stimuli,
-        Frames::Timestamps,
+        frames,
         lead,
     ))
 }
