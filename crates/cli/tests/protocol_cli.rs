@@ -278,3 +278,81 @@ fn assignment_sheet_and_carryover_with_a_partial_cycle_warning() {
     let too_many = run("100000");
     assert_eq!(too_many.status.code(), Some(2));
 }
+
+#[test]
+fn validate_warns_when_levels_of_a_factor_differ_in_loudness() {
+    let out = cuelab(&["validate", "protocols/tests/good/loudness-mismatch.toml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // At the declaration of the loudest soundtrack (line 8, `loud = ...`).
+    assert!(
+        stderr.contains(
+            "protocols/tests/good/loudness-mismatch.toml:8:1: warning: the soundtracks of factor `music` differ in loudness by 6.0 LU"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("LUFS after gain_db"), "{stderr}");
+    assert!(stderr.contains("estimated session length: "), "{stderr}");
+
+    let normalized = cuelab(&["validate", "protocols/tests/good/normalized.toml"]);
+    let stderr = String::from_utf8_lossy(&normalized.stderr);
+    assert_eq!(normalized.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("normalized to -23.0 LUFS then gain_db -2.0 dB (plays at -25.0 LUFS)"),
+        "{stderr}"
+    );
+    // The remaining 6 LU difference is the gain_db's, reported as deliberate.
+    assert!(stderr.contains("because of their gain_db"), "{stderr}");
+}
+
+/// Integrated loudness of a file by FFmpeg's own `ebur128` filter (an independent meter).
+fn ffmpeg_lufs(path: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg");
+    let log = String::from_utf8_lossy(&out.stderr);
+    // The summary ends the log: "Integrated loudness:\n    I: -23.0 LUFS".
+    let summary = &log[log.rfind("Integrated loudness:").expect("a summary")..];
+    let line = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("I:"))
+        .expect("an I: line");
+    line.trim().trim_end_matches("LUFS").trim().parse().unwrap()
+}
+
+#[test]
+fn write_normalized_files_measure_at_the_target_by_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("normalized");
+    let out = cuelab(&[
+        "validate",
+        "protocols/tests/good/normalized.toml",
+        "--write-normalized",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // normalize_lufs = -23, and each soundtrack's gain_db adds to it.
+    for (id, want) in [("loud", -23.0 + 4.0), ("quiet", -23.0 - 2.0)] {
+        let lufs = ffmpeg_lufs(&out_dir.join(format!("{id}.wav")));
+        assert!(
+            (lufs - want).abs() <= 0.5,
+            "{id}: FFmpeg measures {lufs} LUFS, want {want}"
+        );
+    }
+    let two = cuelab(&[
+        "validate",
+        "protocols/congruence.toml",
+        "protocols/time-perception.toml",
+        "--write-normalized",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(two.status.code(), Some(2));
+}

@@ -27,6 +27,7 @@ pub mod cpal_device;
 pub mod decode;
 pub mod engine;
 pub mod loopback;
+pub mod loudness;
 pub mod rig;
 pub mod sound;
 pub mod video;

@@ -52,6 +52,10 @@ pub use design::{
 pub use diag::{Diagnostic, Diagnostics};
 pub use model::Protocol;
 
+/// The most participants in one counterbalancing cycle (every assignment is planned once at
+/// validation).
+pub const MAX_CYCLE: u64 = 10_000;
+
 /// Where the protocol's auxiliary files come from. Paths are relative to the protocol's folder
 /// and already confined to it (no `..` escapes, not absolute).
 pub trait Files {
@@ -155,6 +159,15 @@ pub fn load(name: &str, bytes: &[u8], files: &dyn Files) -> Result<Protocol, Dia
         }
     };
     protocol.sha256 = hex(&cx.hasher.finalize());
+    let cycle = cycle_length(&protocol);
+    if cycle > MAX_CYCLE {
+        let mut d = cx.map.diag(
+            design_span(text),
+            format!("one counterbalancing cycle takes {cycle} participants (rotations × Williams rows × groups); the limit is {MAX_CYCLE}"),
+        );
+        d.help = Some("use fewer within conditions, levels or between-subject groups".into());
+        return Err(Diagnostics(vec![d]));
+    }
     if let Err(e) = check_orderable(&protocol) {
         let span = protocol
             .design()

@@ -20,6 +20,19 @@ use steps::{Seen, StepEnv, StepPlace, WhenVars};
 const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
 /// The most practice trials drawn by count.
 pub(crate) const MAX_PRACTICE: u32 = 100;
+/// The most repetitions of the design.
+pub(crate) const MAX_REPETITIONS: u32 = 1000;
+/// The most test trials in one session (conditions × clips × repetitions).
+pub(crate) const MAX_TRIALS: u64 = 10_000;
+/// The most levels of one factor, and the most within-subject conditions (their crossing).
+pub(crate) const MAX_LEVELS: usize = 100;
+pub(crate) const MAX_CONDITIONS: u64 = 1000;
+/// The most blocks by count, and the longest interval between breaks.
+pub(crate) const MAX_BLOCKS: u32 = 1000;
+/// The longest id (experiment, stimulus, factor, level): ids name folders and columns.
+pub(crate) const MAX_NAME_LEN: usize = 64;
+/// The longest fade, ms.
+pub(crate) const MAX_FADE_MS: u32 = 60_000;
 const AUDIO_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a", "aac"];
 /// Columns of `cuelab plan`'s CSV and table output that are not exported columns.
 const PLAN_COLUMNS: &[&str] = &["index", "break_before"];
@@ -158,6 +171,19 @@ pub(crate) fn confine(raw: &str) -> Result<PathBuf, &'static str> {
     Ok(out)
 }
 
+/// An error when a name is longer than [`MAX_NAME_LEN`] (names become folders and columns).
+fn too_long(cx: &mut Ctx<'_>, name: &Spanned<String>, what: &str) -> bool {
+    let n = name.get_ref().chars().count();
+    if n > MAX_NAME_LEN {
+        cx.err(
+            name.span(),
+            format!("{what} is {n} characters long; the limit is {MAX_NAME_LEN}"),
+        );
+        return true;
+    }
+    false
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -283,6 +309,7 @@ fn experiment(raw: &Spanned<RawExperiment>, cx: &mut Ctx<'_>) -> Option<Experime
         );
         return None;
     }
+    too_long(cx, &e.id, "experiment id");
     for (field, v) in [("title", &e.title), ("version", &e.version)] {
         if v.get_ref().trim().is_empty() {
             cx.err(v.span(), format!("experiment {field} is empty"));
@@ -358,6 +385,9 @@ fn stimulus_table(
     let mut out = Vec::new();
     let mut seen_paths: BTreeMap<PathBuf, String> = BTreeMap::new();
     for (id, value) in table {
+        if too_long(cx, id, "stimulus id") {
+            continue;
+        }
         if !is_identifier(id.get_ref()) {
             cx.err_help(
                 id.span(),
@@ -380,6 +410,17 @@ fn stimulus_table(
                     cx.err(value.span(), "clips play no sound of their own: `gain_db` and fades belong to soundtracks");
                 }
                 info = meta::meta(t, kind, cx);
+                for f in [&t.fade_in_ms, &t.fade_out_ms].into_iter().flatten() {
+                    if *f.get_ref() > MAX_FADE_MS {
+                        cx.err(
+                            f.span(),
+                            format!(
+                                "a fade of {} ms is above the limit of {MAX_FADE_MS} ms",
+                                f.get_ref()
+                            ),
+                        );
+                    }
+                }
                 let gain = t.gain_db.as_ref().map_or(0.0, |g| *g.get_ref());
                 if let Some(g) = &t.gain_db
                     && !(-60.0..=12.0).contains(g.get_ref())
@@ -480,6 +521,9 @@ fn factors(
     let mut out = Vec::new();
     for (name, f) in entries {
         let name_s = name.get_ref();
+        if too_long(cx, name, "factor name") {
+            continue;
+        }
         if !is_identifier(name_s) {
             cx.err(
                 name.span(),
@@ -504,8 +548,21 @@ fn factors(
             );
             continue;
         }
+        if levels.len() > MAX_LEVELS {
+            cx.err(
+                f_ref.levels.span(),
+                format!(
+                    "factor `{name_s}` has {} levels; the limit is {MAX_LEVELS}",
+                    levels.len()
+                ),
+            );
+            continue;
+        }
         let mut seen = BTreeSet::new();
         for l in levels {
+            if too_long(cx, l, "level name") {
+                continue;
+            }
             if l.get_ref().trim().is_empty() {
                 cx.err(l.span(), "empty level name");
             } else if !seen.insert(l.get_ref().as_str()) {
@@ -557,6 +614,35 @@ fn factors(
             soundtrack: is_soundtrack,
         });
     }
+    for within in [true, false] {
+        let n = out
+            .iter()
+            .filter(|f| f.within == within)
+            .fold(1u64, |n, f| n.saturating_mul(f.levels.len() as u64));
+        if n > MAX_CONDITIONS {
+            let last = out
+                .iter()
+                .rfind(|f| f.within == within)
+                .expect("some factor");
+            let key = raw
+                .keys()
+                .find(|k| *k.get_ref() == last.name)
+                .expect("declared");
+            cx.err_help(
+                key.span(),
+                format!(
+                    "the {} factors cross into {n} {}; the limit is {MAX_CONDITIONS}",
+                    if within {
+                        "within-subject"
+                    } else {
+                        "between-subject"
+                    },
+                    if within { "conditions" } else { "groups" }
+                ),
+                Some("use fewer factors or levels, or a conditions file listing the trials".into()),
+            );
+        }
+    }
     let soundtrack_factors: Vec<_> = out
         .iter()
         .filter(|f| f.soundtrack)
@@ -597,6 +683,13 @@ fn conditions_file(
             .display()
     );
     let csv_map = SourceMap::new(&name, &text);
+    if let Some(at) = unterminated_quote(&text) {
+        cx.diags.push(csv_map.diag(
+            at..at,
+            "conditions file: this quote is never closed (a field that starts with `\"` ends with `\"`)",
+        ));
+        return None;
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -612,6 +705,34 @@ fn conditions_file(
         cx.diags
             .push(csv_map.diag(0..0, "conditions file has no header row"));
         return None;
+    }
+    let mut header_seen = BTreeSet::new();
+    for (i, h) in headers.iter().enumerate() {
+        if !header_seen.insert(h) {
+            let offset = header_offset(&text, i);
+            cx.diags.push(csv_map.diag(
+                offset..offset,
+                format!("duplicate column `{h}` in the conditions file"),
+            ));
+            return None;
+        }
+    }
+    let has = |c: &str| headers.iter().any(|h| h == c);
+    if clips.iter().any(|c| !c.practice) && !has("clip") {
+        cx.diags.push(csv_map.diag(
+            0..0,
+            "the protocol declares clips, but the conditions file has no `clip` column, so no trial would show one",
+        ));
+    }
+    let chooses_soundtrack = has("soundtrack")
+        || factors
+            .iter()
+            .any(|f| f.soundtrack && headers.iter().any(|h| h == f.name));
+    if soundtracks.iter().any(|s| !s.practice) && !chooses_soundtrack {
+        cx.diags.push(csv_map.diag(
+            0..0,
+            "the protocol declares soundtracks, but the conditions file has no `soundtrack` column (or soundtrack factor), so no trial would play one",
+        ));
     }
     let declared_factors = !factors.is_empty();
     let mut columns: Vec<String> = Vec::new();
@@ -654,6 +775,18 @@ fn conditions_file(
     let mut rows = Vec::new();
     let mut inferred: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for rec in rdr.records() {
+        if rows.len() as u64 >= MAX_TRIALS {
+            let at = rec
+                .as_ref()
+                .ok()
+                .and_then(|r| r.position())
+                .map_or(0, |p| p.byte() as usize);
+            cx.diags.push(csv_map.diag(
+                at..at,
+                format!("a conditions file has at most {MAX_TRIALS} rows"),
+            ));
+            return None;
+        }
         let rec = match rec {
             Err(e) => {
                 let offset = e.position().map_or(0, |p| p.byte() as usize);
@@ -756,6 +889,30 @@ fn conditions_file(
     Some(rows)
 }
 
+/// Where a quoted field opens that never closes (CSV: quotes inside are doubled).
+fn unterminated_quote(text: &str) -> Option<usize> {
+    let mut open: Option<usize> = None;
+    let mut at_field_start = true;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (open, c) {
+            (None, '"') if at_field_start => open = Some(i),
+            (Some(_), '"') => {
+                if chars.peek().is_some_and(|&(_, d)| d == '"') {
+                    chars.next();
+                } else {
+                    open = None;
+                }
+            }
+            _ => {}
+        }
+        if open.is_none() {
+            at_field_start = c == ',' || c == '\n' || (at_field_start && c == ' ');
+        }
+    }
+    open
+}
+
 /// Byte offset of header field `i` in the first line (simple CSV; quotes are rare in headers).
 fn header_offset(text: &str, i: usize) -> usize {
     field_offset(text, i)
@@ -806,7 +963,9 @@ fn design(
     let test_clips: Vec<Stimulus> = clips.iter().filter(|c| !c.practice).cloned().collect();
     let clips: &[Stimulus] = &test_clips;
     let within: Vec<&Factor> = factors.iter().filter(|f| f.within).collect();
-    let n_within: usize = within.iter().map(|f| f.levels.len()).product();
+    let n_within: usize = within
+        .iter()
+        .fold(1usize, |n, f| n.saturating_mul(f.levels.len()));
     let soundtrack_factor = factors.iter().find(|f| f.soundtrack);
 
     let pairing = if let Some(rows) = conditions {
@@ -876,9 +1035,39 @@ fn design(
             cx.err(r.span(), "repetitions must be at least 1");
             1
         }
+        Some(r) if *r.get_ref() > MAX_REPETITIONS => {
+            cx.err_help(
+                r.span(),
+                format!(
+                    "repetitions = {} is above the limit of {MAX_REPETITIONS}",
+                    r.get_ref()
+                ),
+                Some(format!("a session has at most {MAX_TRIALS} test trials")),
+            );
+            1
+        }
         Some(r) => *r.get_ref(),
         None => 1,
     };
+    let per_rep: u64 = match &pairing {
+        Pairing::ConditionsFile(rows) => rows.len() as u64,
+        _ if clips.is_empty() => n_within as u64,
+        Pairing::Crossed => clips.len() as u64 * n_within as u64,
+        Pairing::LatinSquare => clips.len() as u64,
+        Pairing::Fixed(pairs) => pairs.len() as u64 * n_within as u64,
+    };
+    let n_trials = per_rep.saturating_mul(u64::from(repetitions));
+    if n_trials > MAX_TRIALS {
+        let span = d
+            .repetitions
+            .as_ref()
+            .map_or(design_span.clone(), |r| r.span());
+        cx.err_help(
+            span,
+            format!("the design has {n_trials} test trials per session ({per_rep} per repetition × {repetitions}); the limit is {MAX_TRIALS}"),
+            Some("use fewer repetitions, clips or levels, or split the study into sessions".into()),
+        );
+    }
 
     let key_names = |cx: &mut Ctx<'_>, name: &Spanned<String>| -> Option<Key> {
         match name.get_ref().as_str() {
@@ -1017,6 +1206,12 @@ fn design(
                 }
                 (None, Some(n)) => {
                     check_positive(n, "blocks.count", cx);
+                    if *n.get_ref() > MAX_BLOCKS {
+                        cx.err(
+                            n.span(),
+                            format!("{} blocks is above the limit of {MAX_BLOCKS}", n.get_ref()),
+                        );
+                    }
                     if b_ref.order.is_some() {
                         cx.err(
                             b.span(),
@@ -1110,6 +1305,17 @@ fn design(
         );
     }
     let break_every = d.break_every.as_ref().map_or(0, |b| *b.get_ref());
+    if let Some(b) = &d.break_every
+        && u64::from(*b.get_ref()) > MAX_TRIALS
+    {
+        cx.err(
+            b.span(),
+            format!(
+                "break_every = {} is above the limit of {MAX_TRIALS} trials",
+                b.get_ref()
+            ),
+        );
+    }
     let iti_ms = match &d.iti_ms {
         None => Duration::Fixed(0),
         Some(i) => steps::duration(i, "iti_ms", cx).unwrap_or(Duration::Fixed(0)),

@@ -15,6 +15,8 @@ use crate::protocol_files::load_or_invalid;
 
 /// The most participants `--participants` lists (each is planned in full).
 const MAX_PARTICIPANTS: u64 = 10_000;
+/// The largest participant number (the digits a label ends in).
+const MAX_PARTICIPANT_NUMBER: u64 = 999_999_999;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -73,6 +75,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let label = args.participant.expect("clap requires one of the two");
     let id = ParticipantId::parse(&label).map_err(|e| invalid(e.to_string()))?;
+    if id.number() > MAX_PARTICIPANT_NUMBER {
+        return Err(invalid(format!(
+            "--participant {label}: the participant number {} is above the limit of {MAX_PARTICIPANT_NUMBER}",
+            id.number()
+        )));
+    }
     if args.session == 0 {
         return Err(invalid("--session counts from 1"));
     }
