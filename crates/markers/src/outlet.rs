@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cuelab_core::SessionTime;
 use cuelab_core::clock::Clock;
-use cuelab_core::marker::{Marker, MarkerError, MarkerSink};
+use cuelab_core::marker::{Marker, MarkerError, MarkerEvent, MarkerSink};
 
 use crate::LslError;
 use crate::align::ClockMapping;
@@ -59,8 +59,9 @@ pub struct MarkerStats {
 pub struct LslOutlet {
     outlet: Outlet,
     mapping: ClockMapping,
-    /// Per push: (push time on LSL's clock, push time − event time).
-    pushes: Vec<(f64, f64)>,
+    /// Per push: the event (`None` for a raw payload), push time on LSL's clock, push time −
+    /// event time.
+    pushes: Vec<(Option<MarkerEvent>, f64, f64)>,
 }
 
 impl LslOutlet {
@@ -134,21 +135,46 @@ impl LslOutlet {
 
     /// Pushes a JSON payload for an event measured at session time `at`.
     pub fn push_json(&mut self, json: String, at: SessionTime) -> Result<(), LslError> {
+        self.push(None, json, at)
+    }
+
+    fn push(
+        &mut self,
+        event: Option<MarkerEvent>,
+        json: String,
+        at: SessionTime,
+    ) -> Result<(), LslError> {
         let stamp = self.mapping.map(at);
         let sample = payload(json)?;
         self.outlet.push(&sample, stamp)?;
         let pushed = self.outlet.lsl().local_clock();
-        self.pushes.push((pushed, pushed - stamp));
+        self.pushes.push((event, pushed, pushed - stamp));
         Ok(())
     }
 
-    /// Marker rate and latency so far.
+    /// Marker rate and latency so far, over every marker.
     pub fn stats(&self) -> MarkerStats {
-        let Some(first) = self.pushes.first() else {
+        Self::summarise(self.pushes.iter().map(|p| (p.1, p.2)).collect())
+    }
+
+    /// Marker rate and latency of one event's markers (onsets are known, so pushed, only
+    /// when the presentation returns: their latency is about the clip's length).
+    pub fn stats_of(&self, event: MarkerEvent) -> MarkerStats {
+        Self::summarise(
+            self.pushes
+                .iter()
+                .filter(|p| p.0 == Some(event))
+                .map(|p| (p.1, p.2))
+                .collect(),
+        )
+    }
+
+    fn summarise(pushes: Vec<(f64, f64)>) -> MarkerStats {
+        let Some(first) = pushes.first() else {
             return MarkerStats::default();
         };
-        let last = self.pushes[self.pushes.len() - 1];
-        let mut lat: Vec<f64> = self.pushes.iter().map(|p| p.1).collect();
+        let last = pushes[pushes.len() - 1];
+        let mut lat: Vec<f64> = pushes.iter().map(|p| p.1).collect();
         lat.sort_by(f64::total_cmp);
         let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
         MarkerStats {
@@ -163,7 +189,7 @@ impl LslOutlet {
 
 impl MarkerSink for LslOutlet {
     fn mark(&mut self, marker: &Marker<'_>) -> Result<(), MarkerError> {
-        self.push_json(to_json(marker), marker.at)
+        self.push(Some(marker.event), to_json(marker), marker.at)
             .map_err(|e| MarkerError(format!("LSL: {e}")))
     }
 }

@@ -12,6 +12,8 @@ use cuelab_playback::audio_check::{
 use cuelab_playback::cpal_device::list_output_devices;
 use serde_json::json;
 
+mod lsl;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Output device to check: an ALSA name from the list (e.g. `pulse`), or `virtual`.
@@ -45,6 +47,13 @@ pub struct Args {
     /// protocols/stimuli/clips/street.mp4.
     #[arg(long)]
     clip: Option<PathBuf>,
+    /// Check the Lab Streaming Layer instead: load liblsl, open an outlet, send test markers and
+    /// report the clock mapping error.
+    #[arg(long)]
+    lsl: bool,
+    /// liblsl to load for --lsl (default: CUELAB_LIBLSL, the library folders, pylsl's wheel).
+    #[arg(long, value_name = "PATH", requires = "lsl")]
+    lsl_lib: Option<PathBuf>,
 }
 
 fn default_clip() -> Option<PathBuf> {
@@ -56,6 +65,9 @@ fn default_clip() -> Option<PathBuf> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.lsl {
+        return lsl::run(args.lsl_lib.as_deref(), args.json);
+    }
     if args.clicks < 50 {
         return Err(crate::error::invalid("--clicks must be at least 50"));
     }

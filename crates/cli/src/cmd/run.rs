@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use cuelab_core::marker::NoMarkers;
+use cuelab_core::marker::{Marker, MarkerEvent, MarkerSink, NoMarkers};
 use cuelab_core::{ParticipantId, Presenter, SessionTime, TrialTiming, VirtualClock, WaitClock};
 use cuelab_playback::clock::MonotonicClock;
 use cuelab_playback::engine::EngineConfig;
@@ -83,6 +83,18 @@ pub struct Args {
     /// Simulated participants' model (TOML); defaults documented in `cuelab_session::simulate`.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Send a Lab Streaming Layer marker stream (`cuelab-<experiment>`, type `Markers`) at every
+    /// measured onset; liblsl is loaded from --lsl-lib, CUELAB_LIBLSL, the library folders or
+    /// pylsl's wheel.
+    #[arg(long)]
+    lsl: bool,
+    /// liblsl to load for --lsl (nothing else is tried).
+    #[arg(long, value_name = "PATH", requires = "lsl")]
+    lsl_lib: Option<PathBuf>,
+    /// With --lsl, wait up to this many seconds for a recorder (LabRecorder) to connect before
+    /// the first marker: markers sent before it connects never reach it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, requires = "lsl")]
+    lsl_wait: f64,
 }
 
 /// Reads a simulation model file, or the defaults.
@@ -153,6 +165,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--simulate answers for the participant: use it with --display headless (the window is for people)",
         ));
     }
+    if args.lsl && args.clock == ClockKind::Virtual {
+        return Err(invalid(
+            "--lsl needs the real clock: times on --clock virtual mean nothing to other devices",
+        ));
+    }
+    if !(0.0..=3600.0).contains(&args.lsl_wait) {
+        return Err(invalid("--lsl-wait must be between 0 and 3600 seconds"));
+    }
     if args.clock == ClockKind::Virtual && (!args.simulate || audio != "virtual") {
         return Err(invalid(
             "--clock virtual needs --simulate and --audio virtual (no real device runs on a virtual clock)",
@@ -209,8 +229,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Stimuli::load(&sessions::stimulus_set(&protocol, &dir), RATE, true)
             .context("loading the stimuli")?,
     );
-    let opened = store::open(&args.data_dir, meta, args.resume, Durability::Sync, None)
-        .map_err(store_error)?;
+    // The real session clock starts here, before the journal's first line, so that line can map
+    // session time zero to CLOCK_MONOTONIC (`monotonic_ns`) for offline alignment.
+    let real_clock = (args.clock == ClockKind::Monotonic).then(MonotonicClock::start_now);
+    let monotonic_ns = real_clock
+        .as_ref()
+        .map(|c| cuelab_markers::monotonic_origin_ns(c));
+    // liblsl is loaded only with --lsl, and before the session opens: a missing library is
+    // found before anything is written or shown.
+    let mut lsl = match (&real_clock, args.lsl) {
+        (Some(clock), true) => Some(open_lsl(&args, &protocol, &plan, &label, clock)?),
+        _ => None,
+    };
+    let opened = store::open(
+        &args.data_dir,
+        meta,
+        args.resume,
+        Durability::Sync,
+        monotonic_ns,
+    )
+    .map_err(store_error)?;
     let mut session = match opened {
         Opened::Ready(s) => s,
         Opened::AlreadyEnded { dir, status } => {
@@ -228,6 +266,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             session.dir().display(),
             session.progress.trials_done.len()
         );
+    }
+
+    if let Some(outlet) = &mut lsl {
+        if args.lsl_wait > 0.0 && !outlet.wait_for_consumers(args.lsl_wait) {
+            eprintln!(
+                "lsl: no recorder connected within {} s; sending markers anyway",
+                args.lsl_wait
+            );
+        }
+        // The journal's first line (`session_start` or `resume`) is at session time zero.
+        let _ = outlet.mark(&Marker::new(MarkerEvent::SessionStart, SessionTime::ZERO));
     }
 
     let controls = Controls::default();
@@ -254,12 +303,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 &mut participant,
                 &mut session.journal,
                 &clock,
+                &mut NoMarkers,
                 &mut console,
                 &controls,
             )
         }
         ClockKind::Monotonic if display != DisplayKind::Headless => {
-            let clock = MonotonicClock::start_now();
+            let clock = real_clock.unwrap_or_else(MonotonicClock::start_now);
+            let mut no_markers = NoMarkers;
+            let markers: &mut (dyn MarkerSink + Send) = match &mut lsl {
+                Some(outlet) => outlet,
+                None => &mut no_markers,
+            };
             super::window::run_lab(super::window::Lab {
                 protocol: &protocol,
                 plan: &plan,
@@ -270,13 +325,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 fullscreen: display == DisplayKind::Fullscreen,
                 clock,
                 observer: &mut console,
-                markers: &mut NoMarkers,
+                markers,
                 controls: &controls,
                 bias: SessionTime::ZERO,
             })?
         }
         ClockKind::Monotonic => {
-            let clock = MonotonicClock::start_now();
+            let clock = real_clock.unwrap_or_else(MonotonicClock::start_now);
+            let mut no_markers = NoMarkers;
+            let markers: &mut dyn MarkerSink = match &mut lsl {
+                Some(outlet) => outlet,
+                None => &mut no_markers,
+            };
             let mut rig = headless_rig(&audio, Arc::clone(&stimuli), clock)?;
             let mut participant = simulator.participant(plan.seed, clock);
             go(
@@ -287,11 +347,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 &mut participant,
                 &mut session.journal,
                 &clock,
+                markers,
                 &mut console,
                 &controls,
             )
         }
     };
+    if let Some(outlet) = &lsl {
+        report_lsl(outlet);
+    }
     let outcome = match result {
         Ok(o) => o,
         Err(e) => {
@@ -325,6 +389,7 @@ fn go(
     respondent: &mut dyn cuelab_session::Respondent,
     journal: &mut cuelab_session::journal::FileJournal,
     clock: &dyn WaitClock,
+    markers: &mut dyn MarkerSink,
     observer: &mut dyn Observer,
     controls: &Controls,
 ) -> Result<cuelab_session::Outcome, cuelab_session::RunError> {
@@ -333,7 +398,7 @@ fn go(
         respondent,
         journal,
         clock,
-        markers: &mut NoMarkers,
+        markers,
         observer,
     };
     cuelab_session::run(protocol, plan, progress, seams, controls)
@@ -392,6 +457,67 @@ pub fn device_rig<D: cuelab_playback::video::Display>(
         frames,
         lead,
     ))
+}
+
+/// Prints the marker rate and the latency from event to push, overall and per event.
+fn report_lsl(outlet: &cuelab_markers::LslOutlet) {
+    let latency = |s: &cuelab_markers::MarkerStats| {
+        format!(
+            "event to push: median {:.3} ms, 95% {:.3} ms, max {:.3} ms",
+            s.latency_median_s * 1e3,
+            s.latency_p95_s * 1e3,
+            s.latency_max_s * 1e3
+        )
+    };
+    let all = outlet.stats();
+    eprintln!(
+        "lsl: {} markers in {:.1} s ({:.2}/s); {}",
+        all.markers,
+        all.span_s,
+        all.markers as f64 / all.span_s.max(1e-9),
+        latency(&all)
+    );
+    for event in MarkerEvent::ALL {
+        let s = outlet.stats_of(event);
+        if s.markers > 0 {
+            eprintln!(
+                "lsl:   {:<13} {:>5} markers; {}",
+                event.name(),
+                s.markers,
+                latency(&s)
+            );
+        }
+    }
+}
+
+/// Loads liblsl and opens the session's marker stream, its clock mapped onto LSL's.
+fn open_lsl(
+    args: &Args,
+    protocol: &Protocol,
+    plan: &cuelab_protocol::TrialPlan,
+    label: &str,
+    clock: &MonotonicClock,
+) -> anyhow::Result<cuelab_markers::LslOutlet> {
+    let lsl = cuelab_markers::Search::from_env(args.lsl_lib.as_deref())
+        .load()
+        .context("--lsl")?;
+    let id = cuelab_markers::StreamIdentity {
+        experiment: &protocol.experiment().id,
+        protocol_version: &protocol.experiment().version,
+        protocol_sha256: &plan.protocol_sha256,
+        participant: label,
+        session: args.session,
+    };
+    let outlet = cuelab_markers::LslOutlet::open(&lsl, &id, clock).context("--lsl")?;
+    eprintln!(
+        "lsl: stream {} ({}) from {} (liblsl {}); session clock mapped to lsl_local_clock within {:.3} us",
+        id.name(),
+        id.source_id(),
+        lsl.path().display(),
+        lsl.version(),
+        outlet.mapping().uncertainty_s * 1e6
+    );
+    Ok(outlet)
 }
 
 fn store_error(e: StoreError) -> anyhow::Error {

@@ -1,0 +1,292 @@
+//! End-to-end: Lab Streaming Layer markers. A real-time headless session with a simulated
+//! participant (`cuelab run --simulate --display headless --lsl`) publishes its marker stream;
+//! a pylsl inlet (`tests/lsl/inlet.py`, pylsl installed by `scripts/setup --test`) resolves it
+//! and must receive every marker the journal records, in order, each stamped within 1 ms of the
+//! journal's measured time mapped onto LSL's clock through the journal's own `monotonic_ns`.
+//!
+//! LSL finds streams by multicast, which a sandbox may block: both sides read an `lsl_api.cfg`
+//! (named by `LSLAPICFG`) that points discovery at 127.0.0.1.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cuelab-lsl-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A study of 4 short trials (0.5 s clips, a 0.6 s tone or silence, a rating), a page before
+/// and after, a fast simulated participant, and an `lsl_api.cfg` for loopback discovery.
+fn short_study(dir: &Path) -> PathBuf {
+    let ffmpeg = |args: &str| {
+        let out = Command::new("ffmpeg")
+            .args(["-y", "-loglevel", "error"])
+            .args(args.split_whitespace())
+            .current_dir(dir)
+            .output()
+            .expect("ffmpeg (scripts/setup --test installs it)");
+        let why = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{why}");
+    };
+    let video = "-c:v libx264 -pix_fmt yuv420p";
+    ffmpeg(&format!(
+        "-f lavfi -i testsrc=size=64x48:rate=25:duration=0.5 {video} a.mp4"
+    ));
+    ffmpeg(&format!(
+        "-f lavfi -i testsrc2=size=64x48:rate=25:duration=0.5 {video} b.mp4"
+    ));
+    ffmpeg("-f lavfi -i sine=frequency=440:duration=0.6 -ar 48000 tone.wav");
+    let protocol = r#"
+[experiment]
+id = "markers"
+title = "Markers"
+version = "1"
+
+[stimuli.clips]
+a = "a.mp4"
+b = "b.mp4"
+
+[stimuli.soundtracks]
+tone = "tone.wav"
+
+[factors]
+music = { levels = ["tone", "silence"] }
+
+[[before]]
+instructions = { text = "Welcome." }
+
+[[procedure]]
+fixation = { ms = 100 }
+
+[[procedure]]
+clip = {}
+
+[[procedure]]
+id = "fit"
+rating = { scale = "vas", prompt = "Fit?", anchors = ["no", "yes"] }
+
+[[after]]
+instructions = { text = "Thank you." }
+"#;
+    std::fs::write(dir.join("markers.toml"), protocol).unwrap();
+    std::fs::write(
+        dir.join("fast.toml"),
+        "[rt]\nmu_ms = 60.0\nsigma_ms = 10.0\ntau_ms = 30.0\npage_ms = 20.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("lsl_api.cfg"), "[lab]\nKnownPeers = {127.0.0.1}\n").unwrap();
+    dir.join("markers.toml")
+}
+
+fn cuelab(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cuelab"));
+    c.args(args)
+        .current_dir(dir)
+        .env("LSLAPICFG", dir.join("lsl_api.cfg"));
+    c
+}
+
+const RUN: [&str; 10] = [
+    "run",
+    "markers.toml",
+    "--participant",
+    "P1",
+    "--simulate",
+    "--display",
+    "headless",
+    "--model",
+    "fast.toml",
+    "--data-dir",
+];
+
+/// The markers a journal implies, in its order: (event, trial, session ns), and the journal's
+/// `monotonic_ns`.
+fn expected_markers(journal: &Path) -> (Vec<(String, Option<u64>, i64)>, u64) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let mut out = Vec::new();
+    let mut monotonic_ns = None;
+    for line in text.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let t = |k: &str| e[k].as_i64().unwrap_or_else(|| panic!("{k} in {line}"));
+        let trial = e["trial"].as_u64();
+        let mut push = |event: &str, at: i64| out.push((event.to_string(), trial, at));
+        match e["event"].as_str().unwrap() {
+            "session_start" => {
+                monotonic_ns = Some(e["monotonic_ns"].as_u64().expect("monotonic_ns recorded"));
+                push("session_start", t("t_ns"));
+            }
+            "trial_start" => push("trial_start", t("t_ns")),
+            "clip" => {
+                for (key, event) in [
+                    ("audio_onset_ns", "audio_onset"),
+                    ("video_onset_ns", "video_onset"),
+                ] {
+                    if let Some(at) = e[key].as_i64() {
+                        push(event, at);
+                    }
+                }
+            }
+            "response" => {
+                // The runner stamps a response when it was given: the asking screen's onset
+                // plus the response time.
+                let at = match e["rt_ms"].as_f64() {
+                    Some(rt) => t("onset_ns") + (rt * 1e6).round() as i64,
+                    None => t("t_ns"),
+                };
+                push("response", at);
+            }
+            "trial_end" => push("trial_end", t("t_ns")),
+            "session_end" => {
+                if e["status"] == "aborted" {
+                    push("abort", t("t_ns"));
+                }
+                push("session_end", t("t_ns"));
+            }
+            _ => {}
+        }
+    }
+    (out, monotonic_ns.expect("a session_start line"))
+}
+
+#[test]
+fn a_pylsl_inlet_receives_every_journaled_marker_in_order_stamped_with_the_measured_time() {
+    let dir = temp_dir("session");
+    short_study(&dir);
+    let mut run = cuelab(&dir, &RUN)
+        .args(["data", "--lsl", "--lsl-wait", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cuelab");
+    let inlet = Command::new("python3")
+        .arg(root().join("crates/cli/tests/lsl/inlet.py"))
+        .args(["cuelab:markers:P1:1", "60"])
+        .env("LSLAPICFG", dir.join("lsl_api.cfg"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (scripts/setup --test installs pylsl)");
+    let inlet = inlet.wait_with_output().unwrap();
+    if !inlet.status.success() {
+        let _ = run.kill();
+    }
+    let run = run.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        inlet.status.success(),
+        "inlet: {}\ncuelab: {}",
+        text(&inlet),
+        text(&run)
+    );
+
+    let mut lines = BufReader::new(&inlet.stdout[..])
+        .lines()
+        .map(Result::unwrap);
+    let ready: Value = serde_json::from_str(&lines.next().unwrap()).unwrap();
+    let meta = &ready["ready"];
+    assert_eq!(meta["name"], "cuelab-markers");
+    assert_eq!(meta["type"], "Markers");
+    assert_eq!(meta["nominal_srate"], 0.0);
+    assert_eq!(meta["experiment"], "markers");
+    let session_json: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("data/markers/sub-P1/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["protocol_sha256"], session_json["protocol_sha256"]);
+
+    let received: Vec<Value> = lines.map(|l| serde_json::from_str(&l).unwrap()).collect();
+    let (expected, monotonic_ns) =
+        expected_markers(&dir.join("data/markers/sub-P1/ses-1/journal.jsonl"));
+    // 1 session start, 4 trials of (start, audio onset for the tone trials, video onset,
+    // response, end), 1 session end.
+    assert!(expected.len() >= 2 + 4 * 4, "{expected:?}");
+    assert_eq!(
+        received.len(),
+        expected.len(),
+        "received {received:#?}\nexpected {expected:?}"
+    );
+    for (k, (got, (event, trial, at_ns))) in received.iter().zip(&expected).enumerate() {
+        let marker = &got["marker"];
+        assert_eq!(marker["event"], event.as_str(), "marker {k}: {got}");
+        assert_eq!(marker["trial"].as_u64(), *trial, "marker {k}: {got}");
+        // The journal's session time on CLOCK_MONOTONIC, which is lsl_local_clock on Linux.
+        let want = (monotonic_ns as f64 + *at_ns as f64) / 1e9;
+        let ts = got["ts"].as_f64().unwrap();
+        assert!(
+            (ts - want).abs() < 1e-3,
+            "marker {k} ({event}): LSL {ts:.6} s, journal {want:.6} s"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!("lsl: {} markers in ", expected.len())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lsl_without_liblsl_fails_before_the_first_trial_saying_where_it_looked() {
+    let dir = temp_dir("missing");
+    short_study(&dir);
+    let out = cuelab(&dir, &RUN)
+        .args(["data", "--lsl"])
+        .env("CUELAB_LIBLSL", "/nonexistent/liblsl.so")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("liblsl could not be loaded"), "{stderr}");
+    assert!(
+        stderr.contains("tried:\n  /nonexistent/liblsl.so ("),
+        "{stderr}"
+    );
+    // Nothing was written: the session never opened.
+    assert!(!dir.join("data/markers").exists(), "{stderr}");
+
+    // The same named library without --lsl: nothing of LSL is loaded, the session runs.
+    let out = cuelab(&dir, &RUN)
+        .args(["data"])
+        .env("CUELAB_LIBLSL", "/nonexistent/liblsl.so")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("lsl"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn lsl_on_the_virtual_clock_is_refused() {
+    let dir = temp_dir("virtual");
+    short_study(&dir);
+    let out = cuelab(&dir, &RUN)
+        .args(["data", "--clock", "virtual", "--lsl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--lsl needs the real clock"),
+        "{}",
+        text(&out)
+    );
+}
