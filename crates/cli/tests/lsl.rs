@@ -290,3 +290,22 @@ fn lsl_on_the_virtual_clock_is_refused() {
         text(&out)
     );
 }
+
+#[test]
+fn check_lsl_sends_test_markers_and_reports_the_clock_mapping_error() {
+    let dir = temp_dir("check");
+    short_study(&dir);
+    let out = cuelab(&dir, &["check", "--lsl", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lsl = &report["lsl"];
+    assert_eq!(lsl["markers_sent"], 200);
+    assert_eq!(lsl["stream"]["type"], "Markers");
+    // Both clocks are CLOCK_MONOTONIC: the mapping is exact to well under a millisecond.
+    let error_us = lsl["mapping_error_us"].as_f64().unwrap();
+    assert!((0.0..1000.0).contains(&error_us), "{report}");
+    let vs_monotonic = lsl["lsl_minus_clock_monotonic_us"].as_f64().unwrap();
+    assert!(vs_monotonic.abs() < 1000.0, "{report}");
+}

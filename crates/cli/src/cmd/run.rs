@@ -500,7 +500,7 @@ fn open_lsl(
 ) -> anyhow::Result<cuelab_markers::LslOutlet> {
     let lsl = cuelab_markers::Search::from_env(args.lsl_lib.as_deref())
         .load()
-        .context("--lsl")?;
+        .context("--lsl: loading liblsl")?;
     let id = cuelab_markers::StreamIdentity {
         experiment: &protocol.experiment().id,
         protocol_version: &protocol.experiment().version,
@@ -508,7 +508,8 @@ fn open_lsl(
         participant: label,
         session: args.session,
     };
-    let outlet = cuelab_markers::LslOutlet::open(&lsl, &id, clock).context("--lsl")?;
+    let outlet = cuelab_markers::LslOutlet::open(&lsl, &id, clock)
+        .context("--lsl: opening the marker outlet")?;
     eprintln!(
         "lsl: stream {} ({}) from {} (liblsl {}); session clock mapped to lsl_local_clock within {:.3} us",
         id.name(),

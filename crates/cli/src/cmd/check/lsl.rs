@@ -19,7 +19,9 @@ const MARKERS: usize = 200;
 
 pub fn run(lsl_lib: Option<&std::path::Path>, as_json: bool) -> anyhow::Result<ExitCode> {
     let clock = MonotonicClock::start_now();
-    let lsl = Search::from_env(lsl_lib).load().context("--lsl")?;
+    let lsl = Search::from_env(lsl_lib)
+        .load()
+        .context("--lsl: loading liblsl")?;
     let source_id = format!("cuelab:check:{}", std::process::id());
     let desc = [("purpose", "cuelab check --lsl test markers")];
     let spec = StreamSpec {
@@ -28,7 +30,8 @@ pub fn run(lsl_lib: Option<&std::path::Path>, as_json: bool) -> anyhow::Result<E
         source_id: &source_id,
         desc: &desc,
     };
-    let mut outlet = LslOutlet::open_spec(&lsl, &spec, &clock).context("--lsl")?;
+    let mut outlet =
+        LslOutlet::open_spec(&lsl, &spec, &clock).context("--lsl: opening the marker outlet")?;
     let start = outlet.mapping();
     let monotonic_origin_s = monotonic_origin_ns(&clock) as f64 / 1e9;
     for n in 0..MARKERS {
