@@ -18,7 +18,10 @@
 //!   stops at the limit;
 //! - the decoded length is the sound's length; when the header states another,
 //!   [`Measured::warnings`] says so ([`DecodeWarning::LengthMismatch`]: a truncated file);
-//! - a NaN or infinite sample is an error ([`DecodeError::NonFinite`]);
+//! - a NaN or infinite sample is an error ([`DecodeError::NonFinite`]), and so is one beyond
+//!   ±[`MAX_SAMPLE_MAGNITUDE`] (1000 × full scale, [`DecodeError::TooLoud`]), which would
+//!   overflow the resampler; a gain that makes the output infinite is
+//!   [`DecodeError::GainOverflow`];
 //! - a panic inside symphonia or rubato is caught at this module's boundary and returned as
 //!   [`DecodeError::DecoderPanicked`] naming the file (symphonia 0.6.1's WAV reader overflows
 //!   on 65535 channels, a panic in builds with overflow checks).
@@ -77,6 +80,11 @@ pub const MAX_DURATION: SessionTime = SessionTime::from_millis(3_600_000);
 /// an hour of stereo at 48 kHz, 1.38 GB of `f32`. Decoding stops with an error when a file
 /// decodes to more, so memory is bounded by what is decoded, never by what a header claims.
 pub const MAX_SAMPLES: u64 = 3600 * 48_000 * 2;
+
+/// The largest sample magnitude accepted from a file: 1000 times full scale (60 dB over). A
+/// floating-point file may go a little over 1.0; a sample far beyond is not audio, and would
+/// overflow the resampler's sums to infinity.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
 
 /// How to turn a file into a playable sound.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +257,24 @@ pub enum DecodeError {
         /// The value.
         value: f32,
     },
+    /// A decoded sample is beyond ±[`MAX_SAMPLE_MAGNITUDE`]: not audio.
+    #[error(
+        "sample {frame} of channel {channel} is {value}, more than {MAX_SAMPLE_MAGNITUDE} times full scale: not audio"
+    )]
+    TooLoud {
+        /// Source frame index, from 0.
+        frame: u64,
+        /// Channel index, from 0.
+        channel: usize,
+        /// The value.
+        value: f32,
+    },
+    /// Resampling and the gain made a sample infinite (a gain of hundreds of dB).
+    #[error("a gain of {gain_db} dB makes the sound infinite")]
+    GainOverflow {
+        /// The gain asked for.
+        gain_db: f32,
+    },
     /// The decoding library panicked on this input (a bug it has with malformed files); the
     /// panic was caught at the decode boundary.
     #[error("the decoder failed on malformed data in {file}: {message}")]
@@ -414,6 +440,11 @@ fn decode_source(
     )?;
     let mut samples = resample(decoded.samples, decoded.channels, decoded.rate, target)?;
     apply_gain_and_fades(&mut samples, decoded.channels, options);
+    if samples.iter().any(|s| !s.is_finite()) {
+        return Err(DecodeError::GainOverflow {
+            gain_db: options.gain_db,
+        });
+    }
     progress(Progress {
         decoded_frames: total,
         total_frames: Some(total),
@@ -516,11 +547,27 @@ fn decode_all(
         // stops at the limit.
         check_length(decoded_frames, this.1, this.0)?;
         buf.copy_to_vec_interleaved(&mut chunk);
-        if let Some(at) = chunk.iter().position(|s| !s.is_finite()) {
-            return Err(DecodeError::NonFinite {
-                frame: decoded_frames - buf.frames() as u64 + (at / this.1) as u64,
-                channel: at % this.1,
-                value: chunk[at],
+        if let Some(at) = chunk
+            .iter()
+            .position(|s| !s.is_finite() || s.abs() > MAX_SAMPLE_MAGNITUDE)
+        {
+            let (frame, channel, value) = (
+                decoded_frames - buf.frames() as u64 + (at / this.1) as u64,
+                at % this.1,
+                chunk[at],
+            );
+            return Err(if value.is_finite() {
+                DecodeError::TooLoud {
+                    frame,
+                    channel,
+                    value,
+                }
+            } else {
+                DecodeError::NonFinite {
+                    frame,
+                    channel,
+                    value,
+                }
             });
         }
         samples.extend_from_slice(&chunk);

@@ -238,3 +238,37 @@ fn fuzz_findings_in_the_wav_reader_are_errors_naming_the_file() {
         }
     }
 }
+
+/// Found by the `stimulus_header` fuzz target: a float WAV whose samples are finite but huge
+/// (around 1e38) came out of the resampler as infinities. Such samples are refused as decoded.
+#[test]
+fn fuzz_float_wav_with_huge_samples_is_refused_before_resampling() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz_float_wav_huge_samples_resampled_to_inf.wav");
+    let err = decode_file_measured(&path, &DecodeOptions::at_rate(8_000), &mut |_| {})
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::TooLoud { .. } | DecodeError::NonFinite { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_gain_that_overflows_is_an_error_not_an_infinite_sound() {
+    let options = DecodeOptions {
+        gain_db: 1000.0,
+        ..DecodeOptions::at_rate(48_000)
+    };
+    let err = decode_bytes(
+        wav(1, 1, 48_000, 16, &pcm16(100)),
+        Some("wav"),
+        &options,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, DecodeError::GainOverflow { .. }), "{err:?}");
+}
