@@ -6,6 +6,9 @@
 //!
 //! LSL finds streams by multicast, which a sandbox may block: both sides read an `lsl_api.cfg`
 //! (named by `LSLAPICFG`) that points discovery at 127.0.0.1.
+//!
+//! Serial triggers (`--trigger serial:PORT`) are tested through a `socat` pseudo-terminal pair:
+//! the bytes read at the other end are the codes of the journaled events, in order.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -308,4 +311,146 @@ fn check_lsl_sends_test_markers_and_reports_the_clock_mapping_error() {
     assert!((0.0..1000.0).contains(&error_us), "{report}");
     let vs_monotonic = lsl["lsl_minus_clock_monotonic_us"].as_f64().unwrap();
     assert!(vs_monotonic.abs() < 1000.0, "{report}");
+}
+
+/// A `socat` pseudo-terminal pair under `dir`: cuelab writes to `ttyA`, the test reads `ttyB`.
+struct PtyPair {
+    socat: std::process::Child,
+    a: PathBuf,
+    b: PathBuf,
+}
+
+impl PtyPair {
+    fn new(dir: &Path) -> PtyPair {
+        let (a, b) = (dir.join("ttyA"), dir.join("ttyB"));
+        let mut socat = Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", a.display()))
+            .arg(format!("pty,raw,echo=0,link={}", b.display()))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("socat (scripts/setup --test installs it)");
+        // socat makes both links before it serves; wait for them (bounded) as a readiness check.
+        for _ in 0..500 {
+            if a.exists() && b.exists() {
+                return PtyPair { socat, a, b };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = socat.kill();
+        panic!(
+            "socat made no pty pair: {:?}",
+            socat.wait_with_output().unwrap()
+        );
+    }
+}
+
+impl Drop for PtyPair {
+    fn drop(&mut self) {
+        let _ = self.socat.kill();
+        let _ = self.socat.wait();
+    }
+}
+
+#[test]
+fn serial_triggers_write_each_event_s_code_and_journal_each_write() {
+    use std::io::Read;
+    let dir = temp_dir("trigger");
+    short_study(&dir);
+    std::fs::write(
+        dir.join("codes.txt"),
+        "# the EEG rig's codes\ntrial_start = 10\naudio_onset = 20\nvideo_onset = 21\nresponse = 30\ntrial_end = none\n",
+    )
+    .unwrap();
+    let pty = PtyPair::new(&dir);
+    // The reader keeps the other end open and forwards every byte.
+    let (tx, rx) = std::sync::mpsc::channel::<u8>();
+    let mut reader = std::fs::File::open(&pty.b).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || buf[..n].iter().any(|b| tx.send(*b).is_err()) {
+                break;
+            }
+        }
+    });
+    let port = format!("serial:{}:115200", pty.a.display());
+    let out = cuelab(&dir, &RUN)
+        .args(["data", "--trigger", &port, "--trigger-codes", "codes.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let (expected, _) = expected_markers(&dir.join("data/markers/sub-P1/ses-1/journal.jsonl"));
+    let code = |event: &str| match event {
+        "trial_start" => Some(10u8),
+        "audio_onset" => Some(20),
+        "video_onset" => Some(21),
+        "response" => Some(30),
+        _ => None,
+    };
+    let wanted: Vec<(&str, Option<u64>, i64, u8)> = expected
+        .iter()
+        .filter_map(|(e, t, at)| code(e).map(|c| (e.as_str(), *t, *at, c)))
+        .collect();
+    assert!(wanted.len() >= 4 * 3, "{wanted:?}");
+    // Every byte arrived, in order (the wait only guards against a hang).
+    let got: Vec<u8> = (0..wanted.len())
+        .map(|k| {
+            rx.recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("byte {k} of {} never arrived", wanted.len()))
+        })
+        .collect();
+    assert_eq!(got, wanted.iter().map(|w| w.3).collect::<Vec<_>>());
+    // Each write is logged with its event's measured time and the time it left the port.
+    let log =
+        std::fs::read_to_string(dir.join("data/markers/sub-P1/ses-1/triggers.jsonl")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), wanted.len(), "{log}");
+    for (line, (event, trial, at, code)) in lines.iter().zip(&wanted) {
+        assert_eq!(line["event"], *event, "{line}");
+        assert_eq!(line["trial"].as_u64(), *trial, "{line}");
+        assert_eq!(line["code"], *code, "{line}");
+        assert_eq!(line["at_ns"], *at, "{line}");
+        assert!(line["written_ns"].as_i64().unwrap() >= *at, "{line}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("trigger: {} writes", wanted.len()))
+    );
+}
+
+#[test]
+fn a_trigger_port_that_cannot_be_opened_stops_the_session_before_it_starts() {
+    let dir = temp_dir("noport");
+    short_study(&dir);
+    let out = cuelab(&dir, &RUN)
+        .args(["data", "--trigger", "serial:/nonexistent/ttyUSB9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("serial port /nonexistent/ttyUSB9"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("data/markers").exists());
+    std::fs::write(dir.join("codes.txt"), "audio_onset = 256\n").unwrap();
+    let out = cuelab(&dir, &RUN)
+        .args([
+            "data",
+            "--trigger",
+            "serial:/dev/null",
+            "--trigger-codes",
+            "codes.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("codes.txt:1:15: a code is 1 to 255"),
+        "{}",
+        text(&out)
+    );
 }

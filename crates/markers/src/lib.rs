@@ -33,6 +33,13 @@
 //! Samples pushed before an inlet connects are not delivered to it: `cuelab run --lsl-wait S`
 //! waits for the recorder before the first marker.
 //!
+//! # Serial triggers
+//!
+//! For EEG rigs without LSL, [`SerialTrigger`] writes one byte per event (codes from
+//! [`TriggerCodes`]) to a serial port and logs when each byte left the port. A byte cannot carry
+//! a timestamp, so an onset trigger — sent when the clip's presentation returns — lags its onset
+//! by about the clip's length; the log (`written_ns − at_ns`) is what corrects it offline.
+//!
 //! # Offline alignment without LSL
 //!
 //! The journal's first line (`session_start`, and `resume` for each resumed run) holds
@@ -67,11 +74,13 @@ pub mod align;
 mod ffi;
 mod find;
 mod outlet;
+pub mod serial;
 
 pub use align::{ClockMapping, monotonic_now_ns, monotonic_now_s, monotonic_origin_ns};
 pub use ffi::{Lsl, MIN_VERSION, StreamSpec};
 pub use find::{ENV_LIBLSL, Search};
 pub use outlet::{LslOutlet, MarkerStats, StreamIdentity, to_json};
+pub use serial::{SerialTrigger, TriggerCodes, TriggerError, TriggerPort};
 
 /// What went wrong with liblsl.
 #[derive(Debug, thiserror::Error)]
@@ -102,4 +111,24 @@ pub enum LslError {
     /// `lsl_push_sample_strt` returned an error code.
     #[error("liblsl refused a marker (error code {0})")]
     Push(i32),
+}
+
+/// A session's marker sinks — an LSL outlet and a serial trigger port, each optional — as one
+/// [`MarkerSink`](cuelab_core::marker::MarkerSink). The trigger goes first: its timing is the
+/// tighter. Both are tried even if one fails; the first error is returned.
+#[derive(Debug, Default)]
+pub struct Sinks<'a> {
+    pub lsl: Option<&'a mut LslOutlet>,
+    pub trigger: Option<&'a mut SerialTrigger>,
+}
+
+impl cuelab_core::marker::MarkerSink for Sinks<'_> {
+    fn mark(
+        &mut self,
+        marker: &cuelab_core::marker::Marker<'_>,
+    ) -> Result<(), cuelab_core::marker::MarkerError> {
+        let trigger = self.trigger.as_mut().map_or(Ok(()), |t| t.mark(marker));
+        let lsl = self.lsl.as_mut().map_or(Ok(()), |l| l.mark(marker));
+        trigger.and(lsl)
+    }
 }

@@ -95,6 +95,14 @@ pub struct Args {
     /// the first marker: markers sent before it connects never reach it.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0, requires = "lsl")]
     lsl_wait: f64,
+    /// Write a trigger byte per event to a serial port (`serial:PORT[:BAUD]`, default 115200
+    /// baud); each write's time goes to the session's `triggers.jsonl`.
+    #[arg(long, value_name = "serial:PORT[:BAUD]")]
+    trigger: Option<String>,
+    /// The trigger codes: `event = code` lines (default: session_start 1, trial_start 2,
+    /// audio_onset 3, video_onset 4, response 5, trial_end 6, session_end 7, abort 8).
+    #[arg(long, value_name = "FILE", requires = "trigger")]
+    trigger_codes: Option<PathBuf>,
 }
 
 /// Reads a simulation model file, or the defaults.
@@ -170,6 +178,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--lsl needs the real clock: times on --clock virtual mean nothing to other devices",
         ));
     }
+    if args.trigger.is_some() && args.clock == ClockKind::Virtual {
+        return Err(invalid(
+            "--trigger needs the real clock: times on --clock virtual mean nothing to other devices",
+        ));
+    }
+    let trigger_port = args
+        .trigger
+        .as_deref()
+        .map(cuelab_markers::TriggerPort::parse)
+        .transpose()
+        .map_err(|e| invalid(e.to_string()))?;
+    let trigger_codes = match &args.trigger_codes {
+        None => cuelab_markers::TriggerCodes::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| Invalid(format!("cannot read {}", p.display())))?;
+            cuelab_markers::TriggerCodes::parse(&p.display().to_string(), &text)
+                .map_err(|e| invalid(e.to_string()))?
+        }
+    };
     if !(0.0..=3600.0).contains(&args.lsl_wait) {
         return Err(invalid("--lsl-wait must be between 0 and 3600 seconds"));
     }
@@ -241,6 +269,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(clock), true) => Some(open_lsl(&args, &protocol, &plan, &label, clock)?),
         _ => None,
     };
+    // The trigger port too: a port that cannot be opened stops the session before it starts.
+    let mut trigger = match (trigger_port, monotonic_ns) {
+        (Some(port), Some(origin_ns)) => Some(
+            cuelab_markers::SerialTrigger::open(&port, trigger_codes, origin_ns)
+                .context("--trigger")?,
+        ),
+        _ => None,
+    };
     let opened = store::open(
         &args.data_dir,
         meta,
@@ -268,16 +304,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
 
-    if let Some(outlet) = &mut lsl {
-        if args.lsl_wait > 0.0 && !outlet.wait_for_consumers(args.lsl_wait) {
-            eprintln!(
-                "lsl: no recorder connected within {} s; sending markers anyway",
-                args.lsl_wait
-            );
-        }
-        // The journal's first line (`session_start` or `resume`) is at session time zero.
-        let _ = outlet.mark(&Marker::new(MarkerEvent::SessionStart, SessionTime::ZERO));
+    if let Some(outlet) = &mut lsl
+        && args.lsl_wait > 0.0
+        && !outlet.wait_for_consumers(args.lsl_wait)
+    {
+        eprintln!(
+            "lsl: no recorder connected within {} s; sending markers anyway",
+            args.lsl_wait
+        );
     }
+    if let Some(t) = &mut trigger {
+        t.log_to(&session.dir().join("triggers.jsonl"))
+            .context("--trigger")?;
+    }
+    let mut sinks = cuelab_markers::Sinks {
+        lsl: lsl.as_mut(),
+        trigger: trigger.as_mut(),
+    };
+    // The journal's first line (`session_start` or `resume`) is at session time zero.
+    let _ = sinks.mark(&Marker::new(MarkerEvent::SessionStart, SessionTime::ZERO));
 
     let controls = Controls::default();
     install_signals(&controls)?;
@@ -310,11 +355,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         ClockKind::Monotonic if display != DisplayKind::Headless => {
             let clock = real_clock.unwrap_or_else(MonotonicClock::start_now);
-            let mut no_markers = NoMarkers;
-            let markers: &mut (dyn MarkerSink + Send) = match &mut lsl {
-                Some(outlet) => outlet,
-                None => &mut no_markers,
-            };
+            let markers: &mut (dyn MarkerSink + Send) = &mut sinks;
             super::window::run_lab(super::window::Lab {
                 protocol: &protocol,
                 plan: &plan,
@@ -332,11 +373,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         ClockKind::Monotonic => {
             let clock = real_clock.unwrap_or_else(MonotonicClock::start_now);
-            let mut no_markers = NoMarkers;
-            let markers: &mut dyn MarkerSink = match &mut lsl {
-                Some(outlet) => outlet,
-                None => &mut no_markers,
-            };
+            let markers: &mut dyn MarkerSink = &mut sinks;
             let mut rig = headless_rig(&audio, Arc::clone(&stimuli), clock)?;
             let mut participant = simulator.participant(plan.seed, clock);
             go(
@@ -355,6 +392,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(outlet) = &lsl {
         report_lsl(outlet);
+    }
+    if let Some(t) = &trigger {
+        report_lags("trigger", t.lags());
     }
     let outcome = match result {
         Ok(o) => o,
@@ -487,6 +527,21 @@ fn report_lsl(outlet: &cuelab_markers::LslOutlet) {
                 latency(&s)
             );
         }
+    }
+}
+
+/// Prints how long after their events triggers were written (seconds in, ms out).
+fn report_lags(what: &str, lags: &[f64]) {
+    let mut l = lags.to_vec();
+    l.sort_by(f64::total_cmp);
+    if let (Some(min), Some(max)) = (l.first(), l.last()) {
+        eprintln!(
+            "{what}: {} writes; event to write: min {:.3} ms, median {:.3} ms, max {:.3} ms",
+            l.len(),
+            min * 1e3,
+            l[l.len() / 2] * 1e3,
+            max * 1e3
+        );
     }
 }
 
