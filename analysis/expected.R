@@ -8,6 +8,7 @@
 # (results.json); see crates/analysis/src/lib.rs for its shape.
 suppressPackageStartupMessages({
   library(afex)
+  library(emmeans)
   library(lme4)
   library(lmerTest)
   library(jsonlite)
@@ -68,6 +69,20 @@ anova_values <- function(prefix, fit) {
 }
 
 lmm_values <- function(prefix, m, random) {
+  if (isSingular(m)) {
+    # At a boundary lme4's optimizer tolerance limits agreement (its theta stops ~1e-3 off the
+    # optimum in the flat directions; cuelab's criterion comes out lower, by ~7e-7): the singular
+    # flag, the REML criterion and the fixed-effect estimates are compared, at 1e-4.
+    put(paste0(prefix, "/singular"), 1)
+    vals[[paste0(prefix, "/reml_criterion")]] <<- list(value = unname(REMLcrit(m)), relative = 1e-4)
+    co <- summary(m)$coefficients
+    for (term in rownames(co)) {
+      p <- sprintf("%s/fixed/%s", prefix, term)
+      vals[[paste0(p, "/estimate")]] <<- list(value = co[term, "Estimate"], relative = 1e-4)
+    }
+    put(paste0(prefix, "/n_obs"), nobs(m))
+    return(invisible())
+  }
   co <- summary(m)$coefficients
   for (term in rownames(co)) {
     p <- sprintf("%s/fixed/%s", prefix, term)
@@ -86,11 +101,55 @@ lmm_values <- function(prefix, m, random) {
   }
   vc <- as.data.frame(VarCorr(m))
   for (i in seq_len(nrow(vc))) {
+    # Keys as results.json has them: the group for an intercept (and Residual), `group: term`
+    # for a slope, `group: a, b` for a correlation.
     g <- vc$grp[i]
-    put(sprintf("%s/random/%s/variance", prefix, g), vc$vcov[i])
-    put(sprintf("%s/random/%s/sd", prefix, g), vc$sdcor[i])
+    if (!is.na(vc$var2[i])) {
+      p <- sprintf("%s/correlations/%s: %s, %s", prefix, g, vc$var1[i], vc$var2[i])
+      put(paste0(p, "/covariance"), vc$vcov[i])
+      put(paste0(p, "/correlation"), vc$sdcor[i])
+      next
+    }
+    key <- if (is.na(vc$var1[i]) || vc$var1[i] == "(Intercept)") g else paste0(g, ": ", vc$var1[i])
+    put(sprintf("%s/random/%s/variance", prefix, key), vc$vcov[i])
+    put(sprintf("%s/random/%s/sd", prefix, key), vc$sdcor[i])
   }
   put(paste0(prefix, "/n_obs"), nobs(m))
+  put(paste0(prefix, "/reml_criterion"), unname(REMLcrit(m)))
+  put(paste0(prefix, "/singular"), as.numeric(isSingular(m)))
+  a <- anova(m, type = 3)
+  for (term in rownames(a)) {
+    p <- sprintf("%s/anova/%s", prefix, term)
+    put(paste0(p, "/df_num"), a[term, "NumDF"])
+    vals[[paste0(p, "/df_den")]] <<- list(value = a[term, "DenDF"], relative = 1e-4)
+    put(paste0(p, "/F"), a[term, "F value"])
+    put(paste0(p, "/p"), a[term, "Pr(>F)"])
+  }
+}
+
+# Effect-size CI limits as effectsize defines them (eta squared: one-sided 95% [lower, 1] from
+# the noncentral F; d_z: two-sided 95% from the noncentral t), solved by uniroot at full
+# tolerance: effectsize's own optim() stops a few units in the 7th digit off the root.
+f_root <- function(es, df1, df2, level = 0.95) {
+  f <- (es / df1) / ((1 - es) / df2)
+  if (pf(f, df1, df2) <= level) return(0)
+  g <- function(ncp) pf(f, df1, df2, ncp = ncp) - level
+  hi <- max(1, f * df1); while (g(hi) > 0) hi <- hi * 2
+  l <- uniroot(g, c(0, hi), tol = 1e-13)$root
+  l / (l + df2)
+}
+t_root <- function(dz, n, p) {
+  t <- dz * sqrt(n)
+  uniroot(function(ncp) pt(t, n - 1, ncp = ncp) - p, c(t - 20, t + 20), tol = 1e-13)$root / sqrt(n)
+}
+es_ci_values <- function(prefix, fit) {
+  a <- anova(fit, correction = "none", es = c("ges", "pes"))
+  for (eff in rownames(a)) {
+    p <- sprintf("%s/effects/%s", prefix, gsub(":", " x ", eff))
+    put(paste0(p, "/ges_ci/lower"), f_root(a[eff, "ges"], a[eff, "num Df"], a[eff, "den Df"]))
+    put(paste0(p, "/pes_ci/lower"), f_root(a[eff, "pes"], a[eff, "num Df"], a[eff, "den Df"]))
+    put(paste0(p, "/pes_ci/upper"), 1)
+  }
 }
 
 write_expected <- function(name, note) {
@@ -117,6 +176,7 @@ describe("/descriptives", mt, "TimeGuess", "Subject", "Music")
 
 rm <- aov_ez("Subject", "TimeGuess", mt, within = "Music")
 anova_values("/anova/rm", rm)
+es_ci_values("/anova/rm", rm)
 mixed <- aov_ez("Subject", "TimeGuess", mt, within = "Music", between = "MusicBg")
 anova_values("/anova/mixed", mixed)
 
@@ -140,6 +200,8 @@ for (i in seq_along(pairs)) {
   put(paste0(p, "/p_holm"), holm[i])
   put(paste0(p, "/p_bonferroni"), bonf[i])
   put(paste0(p, "/dz"), mean(d) / sd(d))
+  put(paste0(p, "/dz_ci/lower"), t_root(mean(d) / sd(d), length(d), 0.975))
+  put(paste0(p, "/dz_ci/upper"), t_root(mean(d) / sd(d), length(d), 0.025))
   put(paste0(p, "/ci_lower"), tt$conf.int[1])
   put(paste0(p, "/ci_upper"), tt$conf.int[2])
 }
@@ -148,6 +210,28 @@ mt$Music <- relevel(mt$Music, ref = "calm")
 m <- lmer(TimeGuess ~ Music + (1 | Subject), data = mt, REML = TRUE)
 lmm_values("/lmm/music", m)
 write_expected("musictime", "MusicTime (Stat2Data): every number of ../shared/datasets/musictime/README.md")
+
+# ---- musictime_mixed: emmeans on the afex model (unequal groups: 9 without, 11 with) ---------
+mt <- read.csv("datasets/musictime/musictime.csv", stringsAsFactors = FALSE)
+mt$Music <- factor(mt$Music, levels = c("control", "upbeat", "calm"))
+mt$MusicBg <- factor(mt$MusicBg, levels = c("no", "yes"))
+mixed <- aov_ez("Subject", "TimeGuess", mt, within = "Music", between = "MusicBg")
+anova_values("/anova/anova", mixed)
+es_ci_values("/anova/anova", mixed)
+e <- summary(pairs(emmeans(mixed, ~Music), adjust = "holm"), infer = c(TRUE, TRUE), adjust = "none")
+h <- summary(pairs(emmeans(mixed, ~Music), adjust = "holm"))
+for (i in seq_len(nrow(e))) {
+  p <- sprintf("/pairwise/Music/comparisons/%s", gsub(" - ", " - ", e$contrast[i]))
+  put(paste0(p, "/estimate"), e$estimate[i])
+  put(paste0(p, "/se"), e$SE[i])
+  put(paste0(p, "/df"), e$df[i])
+  put(paste0(p, "/t"), e$t.ratio[i])
+  put(paste0(p, "/p"), e$p.value[i])
+  put(paste0(p, "/p_holm"), h$p.value[i])
+  put(paste0(p, "/ci_lower"), e$lower.CL[i])
+  put(paste0(p, "/ci_upper"), e$upper.CL[i])
+}
+write_expected("musictime_mixed", "MusicTime with the between factor MusicBg (groups of 9 and 11): pairwise Music as emmeans on afex's model")
 
 # ---- timing_sim (SIMULATED, analysis/data/simulate.py) --------------------------------------
 ts <- read.csv("analysis/data/timing_sim_trials.csv", stringsAsFactors = FALSE)
@@ -181,6 +265,8 @@ for (i in seq_along(pairs)) {
 }
 m <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = ts, REML = TRUE)
 lmm_values("/lmm/crossed", m)
+m <- lmer(log_ratio ~ music + (1 + music | participant) + (1 | clip), data = ts, REML = TRUE)
+lmm_values("/lmm/slopes", m)
 slopes <- sapply(split(ts, ts$participant), function(d) unname(coef(lm(estimate_s ~ actual_s, d))[2]))
 put("/timing/ratio/mean_vierordt_slope", mean(slopes))
 put("/timing/ratio/vierordt/p01/slope", slopes[["p01"]])

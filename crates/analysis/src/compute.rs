@@ -132,10 +132,38 @@ pub struct Effect {
     pub ges: f64,
     /// Partial eta squared.
     pub pes: f64,
+    /// CI of the generalized eta squared (one-sided `[lower, 1]`, effectsize's default).
+    pub ges_ci: EffectSizeInterval,
+    /// CI of the partial eta squared (one-sided `[lower, 1]`, effectsize's default).
+    pub pes_ci: EffectSizeInterval,
     /// Greenhouse-Geisser corrected test.
     pub gg: Option<Corrected>,
     /// Huynh-Feldt corrected test.
     pub hf: Option<Corrected>,
+}
+
+/// A confidence interval of an effect size, saying whether it is one-sided.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EffectSizeInterval {
+    /// Lower bound.
+    pub lower: f64,
+    /// Upper bound (1 for a one-sided eta-squared interval).
+    pub upper: f64,
+    /// Confidence level.
+    pub conf_level: f64,
+    /// Whether the interval is one-sided (`[lower, 1]`) rather than two-sided.
+    pub one_sided: bool,
+}
+
+impl From<&stats::EffectSizeCi> for EffectSizeInterval {
+    fn from(c: &stats::EffectSizeCi) -> Self {
+        Self {
+            lower: c.ci_lower,
+            upper: c.ci_upper,
+            conf_level: c.conf_level,
+            one_sided: c.one_sided,
+        }
+    }
 }
 
 /// A sphericity-corrected test.
@@ -171,6 +199,10 @@ pub struct PairwiseResult {
     pub factor: String,
     /// Subjects.
     pub n_subjects: usize,
+    /// How the comparisons were made: `paired t` (within-subject designs) or `emmeans` (a
+    /// mixed design: emmeans on afex's multivariate model, equal weights over the
+    /// between-subject groups, df = N − groups).
+    pub method: String,
     /// Confidence level of the CIs (unadjusted).
     pub conf_level: f64,
     /// Comparisons keyed `"a - b"` (difference a − b), in emmeans' order.
@@ -194,8 +226,11 @@ pub struct Comparison {
     pub p_holm: f64,
     /// Bonferroni-adjusted p over the family.
     pub p_bonferroni: f64,
-    /// Cohen's d_z, mean difference / SD of differences (signed as a − b).
-    pub dz: f64,
+    /// Cohen's d_z, mean difference / SD of differences (signed as a − b); absent for
+    /// emmeans comparisons in mixed designs.
+    pub dz: Option<f64>,
+    /// Two-sided CI of d_z from the noncentral t (effectsize's `cohens_d(paired = TRUE)`).
+    pub dz_ci: Option<EffectSizeInterval>,
     /// Lower bound of the unadjusted CI of the difference.
     pub ci_lower: f64,
     /// Upper bound.
@@ -213,10 +248,41 @@ pub struct LmmResult {
     pub n_groups: BTreeMap<String, usize>,
     /// REML criterion at the optimum (−2 × restricted log-likelihood).
     pub reml_criterion: f64,
+    /// Whether the fit is singular (a variance at zero or a correlation at ±1), as
+    /// `lme4::isSingular` says.
+    pub singular: bool,
     /// Fixed effects keyed as R names them (`(Intercept)`, `Musiccontrol`, ...).
     pub fixed: Named<FixedEffect>,
-    /// Variance components keyed by grouping factor, and `Residual`.
+    /// lmerTest's type III table (Satterthwaite), keyed by term (`music`, `a:b`).
+    pub anova: Named<LmmTerm>,
+    /// Variance components keyed by grouping factor (its intercept), `group: term` for a
+    /// random slope, and `Residual`.
     pub random: Named<VarianceComponent>,
+    /// Correlations of random effects within a term, keyed `group: a, b`.
+    pub correlations: Named<RandomCorrelation>,
+}
+
+/// One row of lmerTest's type III table.
+#[derive(Debug, Clone, Serialize)]
+pub struct LmmTerm {
+    /// Numerator df.
+    pub df_num: f64,
+    /// Satterthwaite denominator df.
+    pub df_den: f64,
+    /// F statistic.
+    #[serde(rename = "F")]
+    pub f: f64,
+    /// p.
+    pub p: f64,
+}
+
+/// A covariance and correlation of two random effects of one grouping factor.
+#[derive(Debug, Clone, Serialize)]
+pub struct RandomCorrelation {
+    /// Covariance.
+    pub covariance: f64,
+    /// Correlation.
+    pub correlation: f64,
 }
 
 /// One fixed effect with Satterthwaite df.
@@ -432,6 +498,8 @@ fn run_anova(cm: &CellMeans) -> Result<AnovaResult, AnalysisError> {
                 p: row.p,
                 ges: row.ges,
                 pes: row.pes,
+                ges_ci: (&row.ges_ci).into(),
+                pes_ci: (&row.pes_ci).into(),
                 gg: row.sphericity.as_ref().map(|s| corr(&s.gg)),
                 hf: row.sphericity.as_ref().map(|s| corr(&s.hf)),
             },
@@ -470,7 +538,8 @@ fn run_pairwise(
                 p: r.test.p,
                 p_holm: r.p_adjusted,
                 p_bonferroni,
-                dz: r.test.dz,
+                dz: Some(r.test.dz),
+                dz_ci: Some((&r.test.dz_ci).into()),
                 ci_lower: r.test.ci_lower,
                 ci_upper: r.test.ci_upper,
             },
@@ -479,6 +548,72 @@ fn run_pairwise(
     Ok(PairwiseResult {
         factor: cm.within[0].0.clone(),
         n_subjects: cm.subjects.len(),
+        method: "paired t".to_string(),
+        conf_level,
+        comparisons,
+    })
+}
+
+/// Pairwise comparisons of the levels of within factor `factor` in a mixed design, as emmeans
+/// gives them on afex's model (`cm` holds every within and between factor of the design).
+fn run_within_pairwise(
+    cm: &CellMeans,
+    factor: &str,
+    levels: &[String],
+    conf_level: f64,
+) -> Result<PairwiseResult, AnalysisError> {
+    let what = stats_err("pairwise");
+    let matrix =
+        stats::CellMatrix::new(&cm.values, cm.subjects.len(), cm.n_cells()).map_err(&what)?;
+    let within: Vec<stats::WithinFactor<'_>> = cm
+        .within
+        .iter()
+        .map(|(name, n)| stats::WithinFactor { name, n_levels: *n })
+        .collect();
+    let index = cm
+        .within
+        .iter()
+        .position(|(n, _)| n == factor)
+        .ok_or_else(|| AnalysisError::Data(format!("`{factor}` is not a within factor")))?;
+    let n_groups = cm.between.iter().map(|(_, n)| n).product();
+    let groups = stats::Groups {
+        n_groups,
+        codes: &cm.group,
+    };
+    let r = stats::within_pairwise(
+        &matrix,
+        &within,
+        index,
+        &groups,
+        stats::PAdjust::Holm,
+        conf_level,
+    )
+    .map_err(&what)?;
+    let raw: Vec<f64> = r.contrasts.iter().map(|c| c.p).collect();
+    let bonferroni = stats::p_adjust(&raw, stats::PAdjust::Bonferroni);
+    let mut comparisons = Named::default();
+    for (c, p_bonferroni) in r.contrasts.iter().zip(bonferroni) {
+        comparisons.push(
+            format!("{} - {}", levels[c.a], levels[c.b]),
+            Comparison {
+                estimate: c.estimate,
+                se: c.se,
+                t: c.t,
+                df: c.df,
+                p: c.p,
+                p_holm: c.p_adjusted,
+                p_bonferroni,
+                dz: None,
+                dz_ci: None,
+                ci_lower: c.ci_lower,
+                ci_upper: c.ci_upper,
+            },
+        );
+    }
+    Ok(PairwiseResult {
+        factor: factor.to_string(),
+        n_subjects: cm.subjects.len(),
+        method: "emmeans".to_string(),
         conf_level,
         comparisons,
     })
@@ -565,6 +700,18 @@ pub fn compute(
             .collect()
     };
     for factor in pairwise_factors {
+        if !design.between.is_empty() && design.within.contains(&factor) {
+            let cm = data::cell_means(
+                prepared,
+                &design.subject,
+                &design.dv,
+                &design.within,
+                &design.between,
+            )?;
+            let result = run_within_pairwise(&cm, &factor, &prepared.levels[&factor], conf_level)?;
+            pairwise.push(factor, result);
+            continue;
+        }
         let cm = data::cell_means(
             prepared,
             &design.subject,
@@ -578,8 +725,10 @@ pub fn compute(
 
     let mut lmm = Named::default();
     let lmm_specs: Vec<(String, Vec<String>, Vec<String>)> = if everything {
+        // With a within factor the random-intercept model (lmerTest `y ~ A + (1 | subject)`)
+        // is fitted too, even on one row per cell.
         let is_trial_level = prepared.counts.analysed > n_subjects * cell_count(design, prepared);
-        if is_trial_level || design.item.is_some() {
+        if is_trial_level || design.item.is_some() || !design.within.is_empty() {
             let mut random = vec![design.subject.clone()];
             random.extend(design.item.clone());
             let mut fixed = design.within.clone();
@@ -592,6 +741,7 @@ pub fn compute(
         plan.results
             .lmm
             .iter()
+            .filter(|s| s.formula.is_none())
             .map(|s| {
                 let random = s.random.clone().unwrap_or_else(|| {
                     let mut r = vec![design.subject.clone()];
@@ -605,6 +755,12 @@ pub fn compute(
     for (key, fixed, random) in lmm_specs {
         let result = crate::lmm::fit(prepared, &design.dv, &fixed, &random, &design.reference)?;
         lmm.push(key, result);
+    }
+    for spec in &plan.results.lmm {
+        if let Some(formula) = &spec.formula {
+            let result = crate::lmm::fit_formula(prepared, formula, &design.reference)?;
+            lmm.push(spec.name.clone(), result);
+        }
     }
 
     let mut congruence = Named::default();

@@ -92,6 +92,15 @@ fn required_columns(plan: &Plan) -> BTreeMap<String, ColumnType> {
         for r in spec.random.iter().flatten() {
             cols.insert(r.clone(), ColumnType::Str);
         }
+        let v = spec.formula_variables();
+        for f in v.factors.iter().chain(&v.groups) {
+            if !derived.contains(f.as_str()) {
+                cols.insert(f.clone(), ColumnType::Str);
+            }
+        }
+        if !v.response.is_empty() && !derived.contains(v.response.as_str()) {
+            cols.insert(v.response.clone(), ColumnType::F64);
+        }
     }
     for spec in &plan.results.anova {
         for f in spec
@@ -410,6 +419,15 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
     for spec in &plan.results.lmm {
         factors.extend(spec.fixed.iter().map(String::as_str));
     }
+    let formula_variables: Vec<_> = plan
+        .results
+        .lmm
+        .iter()
+        .map(|s| s.formula_variables())
+        .collect();
+    for v in &formula_variables {
+        factors.extend(v.factors.iter().map(String::as_str));
+    }
     for spec in &plan.results.anova {
         factors.extend(
             spec.within
@@ -423,6 +441,11 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
     let mut grouping: Vec<&str> = vec![subject];
     grouping.extend(plan.design.item.as_deref());
     grouping.extend(factors.iter().copied());
+    grouping.extend(
+        formula_variables
+            .iter()
+            .flat_map(|v| v.groups.iter().map(String::as_str)),
+    );
     for name in grouping {
         let column = trials.column(name)?;
         if column.null_count() > 0

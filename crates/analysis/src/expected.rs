@@ -118,7 +118,10 @@ pub fn compare(
                 format!("`{key}`: expected a number or {{\"value\": number}}"),
             )
         })?;
-        let actual = results.pointer(key).and_then(Json::as_f64);
+        // A boolean result (a singular fit) compares as 0 or 1.
+        let actual = results
+            .pointer(key)
+            .and_then(|v| v.as_f64().or_else(|| v.as_bool().map(f64::from)));
         let (rel_diff, ok) = match actual {
             Some(a) => {
                 let diff = (a - want).abs();

@@ -49,13 +49,16 @@
 //!                   cells: { "lvl[:lvl]": { levels, n, mean, sd, se, se_within, ci_lower, ci_upper } } },
 //!   anova: { name: { within, between, n_subjects, incomplete_subjects,
 //!                    effects: { "A x B": { df_num, df_den, ss, ss_error, mse, F, p, ges, pes,
+//!                                          ges_ci, pes_ci: { lower, upper, conf_level, one_sided },
 //!                                          gg: { epsilon, df_num, df_den, p } | null, hf: ... } },
 //!                    sphericity: { "A": { mauchly_w, mauchly_p, gg_epsilon, hf_epsilon } } } },
-//!   pairwise: { factor: { factor, n_subjects, conf_level,
-//!               comparisons: { "a - b": { estimate, se, t, df, p, p_holm, p_bonferroni, dz, ci_lower, ci_upper } } } },
+//!   pairwise: { factor: { factor, n_subjects, method: "paired t" | "emmeans", conf_level,
+//!               comparisons: { "a - b": { estimate, se, t, df, p, p_holm, p_bonferroni, dz, dz_ci, ci_lower, ci_upper } } } },
 //!   lmm: { name: { formula, n_obs, n_groups: { g: n }, reml_criterion,
-//!                  fixed: { "(Intercept)" | "<factor><level>": { estimate, se, df, t, p } },
-//!                  random: { g | "Residual": { variance, sd } } } },
+//!                  singular, fixed: { "(Intercept)" | "<factor><level>": { estimate, se, df, t, p } },
+//!                  anova: { term: { df_num, df_den, F, p } },   (lmerTest type III)
+//!                  random: { g | "g: <slope>" | "Residual": { variance, sd } },
+//!                  correlations: { "g: a, b": { covariance, correlation } } } },
 //!   congruence: { column: { n, effect, sd, t, df, p, dz, ci_lower, ci_upper } },
 //!   timing: { column: { column, cells: {...as descriptives}, vierordt: { subject: { n, slope, intercept, r_squared, cv } },
 //!                       mean_vierordt_slope, mean_cv } },
@@ -181,6 +184,11 @@ pub fn run_plan(
     let data_path = data.map_or_else(|| plan.resolve_data_path(plan_path), Path::to_path_buf);
     // Everything about the inputs that can be checked without reading the data is checked
     // before any query runs, and nothing is written until every result is computed.
+    for spec in &plan.results.lmm {
+        if let (Some(formula), Some(Err(e))) = (&spec.formula, spec.model()) {
+            return Err(lmm::formula_err(formula, &e));
+        }
+    }
     if let Some((_, message)) = plan.design.conflict() {
         return Err(AnalysisError::Options(message));
     }
@@ -328,11 +336,57 @@ pub struct AdHocDesign {
     pub within: Vec<String>,
     /// Between factors.
     pub between: Vec<String>,
+    /// Mixed models as lme4 formulas (`RT ~ a + (1 + a | participant) + (1 | item)`).
+    pub lmm: Vec<String>,
 }
 
 impl AdHocDesign {
-    /// The equivalent plan (data path as given, results left to "everything that applies").
+    /// The response and the first grouping factor of an lme4 formula — what `--dv` and
+    /// `--subject` default to when a formula is given.
+    ///
+    /// # Errors
+    /// The formula does not parse (an [`AnalysisError::Options`] pointing at the term).
+    pub fn roles_from_formula(formula: &str) -> Result<(String, Option<String>), AnalysisError> {
+        let m = cuelab_stats::parse_formula(formula).map_err(|e| lmm::formula_err(formula, &e))?;
+        Ok((
+            m.response.name.clone(),
+            m.random.first().map(|r| r.group.name.clone()),
+        ))
+    }
+
+    /// The equivalent plan (data path as given, results left to "everything that applies";
+    /// with formulas, those models plus the ANOVA and pairwise comparisons of the factors).
     pub fn to_plan(&self, data: &Path) -> Plan {
+        let mut results = plan::Results::default();
+        if !self.lmm.is_empty() {
+            results.lmm = self
+                .lmm
+                .iter()
+                .enumerate()
+                .map(|(i, f)| plan::LmmSpec {
+                    name: if i == 0 {
+                        "lmm".to_string()
+                    } else {
+                        format!("lmm{}", i + 1)
+                    },
+                    formula: Some(f.clone()),
+                    fixed: Vec::new(),
+                    random: None,
+                })
+                .collect();
+            if !self.within.is_empty() || !self.between.is_empty() {
+                results.anova.push(plan::AnovaSpec {
+                    name: "anova".to_string(),
+                    within: None,
+                    between: None,
+                });
+            }
+            results.pairwise = self
+                .within
+                .iter()
+                .map(|f| plan::PairwiseSpec { factor: f.clone() })
+                .collect();
+        }
         Plan {
             name: data.file_stem().map(|s| s.to_string_lossy().into_owned()),
             title: None,
@@ -351,7 +405,7 @@ impl AdHocDesign {
                 levels: Default::default(),
                 reference: Default::default(),
             },
-            results: Default::default(),
+            results,
             time_course: None,
         }
     }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cuelab_stats::{FormulaError, ModelSpec, parse_formula};
 use serde::Deserialize;
 
 use crate::error::AnalysisError;
@@ -312,17 +313,65 @@ pub struct PairwiseSpec {
     pub factor: String,
 }
 
-/// `[[results.lmm]]`: `dv ~ fixed + (1 | random...)`.
+/// `[[results.lmm]]`: either an lme4 formula (`formula = "RT ~ a + (1 + a | subject) + (1 | item)"`,
+/// also accepted as `lmm = "..."`) or `dv ~ fixed + (1 | random...)` given as lists.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LmmSpec {
     /// Key in the outputs.
     pub name: String,
+    /// An lme4 formula: factors, interactions, crossed random intercepts and slopes.
+    #[serde(default, alias = "lmm")]
+    pub formula: Option<String>,
     /// Fixed-effect factors (treatment coded against the reference level), main effects only.
+    #[serde(default)]
     pub fixed: Vec<String>,
     /// Grouping columns with a random intercept each (default: subject, and item if given).
     #[serde(default)]
     pub random: Option<Vec<String>>,
+}
+
+/// The variables an lme4 formula names, by role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormulaVariables {
+    /// The response.
+    pub response: String,
+    /// Variables of fixed terms and random slopes (coded as factors).
+    pub factors: Vec<String>,
+    /// Grouping factors of random terms.
+    pub groups: Vec<String>,
+}
+
+impl LmmSpec {
+    /// The parsed formula, if the spec gives one.
+    pub fn model(&self) -> Option<Result<ModelSpec, FormulaError>> {
+        self.formula.as_deref().map(parse_formula)
+    }
+
+    /// The variables of the formula (empty when there is none or it does not parse).
+    pub fn formula_variables(&self) -> FormulaVariables {
+        let Some(Ok(m)) = self.model() else {
+            return FormulaVariables::default();
+        };
+        let mut out = FormulaVariables {
+            response: m.response.name.clone(),
+            ..Default::default()
+        };
+        let add = |list: &mut Vec<String>, name: &str| {
+            if !list.iter().any(|n| n == name) {
+                list.push(name.to_string());
+            }
+        };
+        for t in m.fixed.iter().chain(m.random.iter().flat_map(|r| &r.terms)) {
+            for f in &t.factors {
+                add(&mut out.factors, &f.name);
+            }
+        }
+        for r in &m.random {
+            add(&mut out.groups, &r.group.name);
+        }
+        out
+    }
 }
 
 /// A figure kind.
@@ -412,6 +461,44 @@ impl Plan {
         {
             return fail("conf_level", "`conf_level` must lie in (0, 1)".to_string());
         }
+        for spec in &self.results.lmm {
+            match spec.model() {
+                Some(Err(e)) => {
+                    let formula = spec.formula.as_deref().unwrap_or_default();
+                    let (line, col) = formula_position(text, formula, e.span.start);
+                    return Err(AnalysisError::Plan {
+                        path: origin.to_path_buf(),
+                        line,
+                        col,
+                        message: format!(
+                            "lmm `{}`: {}\n  {formula}\n  {}^",
+                            spec.name,
+                            e,
+                            " ".repeat(e.column.saturating_sub(1))
+                        ),
+                    });
+                }
+                Some(Ok(_)) if !spec.fixed.is_empty() || spec.random.is_some() => {
+                    return fail(
+                        &format!("\"{}\"", spec.name),
+                        format!(
+                            "lmm `{}`: give either `formula` or `fixed`/`random`, not both",
+                            spec.name
+                        ),
+                    );
+                }
+                None if spec.fixed.is_empty() && spec.random.is_none() => {
+                    return fail(
+                        &format!("\"{}\"", spec.name),
+                        format!(
+                            "lmm `{}` needs a `formula` (lme4 syntax) or `fixed` factors",
+                            spec.name
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
         for (factor, reference) in &self.design.reference {
             if let Some(levels) = self.design.levels.get(factor)
                 && !levels.contains(reference)
@@ -456,6 +543,15 @@ pub fn resolve(plan_path: &Path, path: &Path) -> PathBuf {
         .parent()
         .unwrap_or_else(|| Path::new("."))
         .join(path)
+}
+
+/// The line and column of byte `offset` of `formula` as written in the plan's text: the
+/// formula's first occurrence inside quotes, else the start of the file.
+fn formula_position(text: &str, formula: &str, offset: usize) -> (usize, usize) {
+    match text.find(&format!("\"{formula}\"")) {
+        Some(at) => line_col(text, at + 1 + offset),
+        None => (1, 1),
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -560,6 +656,26 @@ mod tests {
         ));
         assert!(msg.contains("`max` must be a finite number"), "{msg}");
         assert!(msg.starts_with("p.toml:7:"), "{msg}");
+    }
+
+    #[test]
+    fn an_unsupported_formula_term_is_an_error_at_its_column() {
+        let text =
+            format!("{MINIMAL}[[results.lmm]]\nname = \"m\"\nformula = \"rt ~ a + (1 | s/b)\"\n");
+        let msg = parse_err(&text);
+        // `(1 | s/b)` starts at byte 9 of the formula, column 12 of line 8.
+        assert!(msg.starts_with("p.toml:8:"), "{msg}");
+        assert!(msg.contains("lmm `m`"), "{msg}");
+        let ok = format!(
+            "{MINIMAL}[[results.lmm]]\nname = \"m\"\nlmm = \"rt ~ a + (1 + a | s) + (1 | i)\"\n"
+        );
+        let plan = Plan::parse(&ok, Path::new("p.toml")).unwrap();
+        let v = plan.results.lmm[0].formula_variables();
+        assert_eq!(v.response, "rt");
+        assert_eq!(v.factors, ["a"]);
+        assert_eq!(v.groups, ["s", "i"]);
+        let neither = parse_err(&format!("{MINIMAL}[[results.lmm]]\nname = \"m\"\n"));
+        assert!(neither.contains("needs a `formula`"), "{neither}");
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub(crate) fn html(results: &Results, tables: &[Table], figures: &[Figure]) -> S
     out.push_str(
         "<style>body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}\
          table{border-collapse:collapse;margin:1em 0 2em}caption{text-align:left;font-weight:bold;padding:.3em 0}\
-         th,td{border-bottom:1px solid #ccc;padding:.25em .6em}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+         div.table{overflow-x:auto;max-width:100%}th,td{border-bottom:1px solid #ccc;padding:.25em .6em;white-space:nowrap}th{text-align:left;vertical-align:bottom}td.num{text-align:right;font-variant-numeric:tabular-nums}\
          figure{margin:1em 0 2em}figcaption{font-size:.9em;color:#555}</style>\n</head>\n<body>\n",
     );
     out.push_str(&format!("<h1>{}</h1>\n", html_escape(&results.title)));

@@ -1,5 +1,6 @@
-//! The results as tables, and their renderings: CSV (full precision), Markdown and HTML
-//! (6 significant digits).
+//! The results as tables, and their renderings: CSV (full precision, machine column names),
+//! Markdown and HTML (APA style: headers in words, statistics to two decimals, p to three
+//! without a leading zero and `< .001` below that, no e-notation).
 
 use crate::compute::{Cell, Results};
 
@@ -12,6 +13,12 @@ pub enum Value {
     Num(f64),
     /// A count.
     Int(usize),
+    /// A p-value (APA: `.034`, `< .001`).
+    P(f64),
+    /// A quantity bounded by ±1 such as an eta squared or a correlation (APA: `.35`).
+    Prop(f64),
+    /// Degrees of freedom (whole numbers as such, else two decimals).
+    Df(f64),
     /// Nothing.
     Empty,
 }
@@ -25,22 +32,151 @@ impl Value {
     pub fn exact(&self) -> String {
         match self {
             Value::Text(s) => s.clone(),
-            Value::Num(x) if x.is_nan() => "NA".to_string(),
-            Value::Num(x) => format!("{x}"),
+            Value::Num(x) | Value::P(x) | Value::Prop(x) | Value::Df(x) if x.is_nan() => {
+                "NA".to_string()
+            }
+            Value::Num(x) | Value::P(x) | Value::Prop(x) | Value::Df(x) => format!("{x}"),
             Value::Int(n) => n.to_string(),
             Value::Empty => String::new(),
         }
     }
 
-    /// Six significant digits, for reading.
+    /// APA style, for reading.
     pub fn pretty(&self) -> String {
         match self {
-            Value::Num(x) => sig6(*x),
+            Value::Num(x) => apa_num(*x),
+            Value::P(x) => apa_p(*x),
+            Value::Prop(x) => apa_prop(*x),
+            Value::Df(x) if x.is_finite() && x.fract() == 0.0 => format!("{x:.0}"),
+            Value::Df(x) => apa_num(*x),
             other => other.exact(),
         }
     }
 }
 
+/// A number for reading: two decimals, more (up to three significant digits) for magnitudes
+/// below 1, never e-notation; `NA` for NaN.
+pub fn apa_num(x: f64) -> String {
+    if x.is_nan() {
+        return "NA".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "∞" } else { "−∞" }.into();
+    }
+    let mag = if x == 0.0 {
+        0
+    } else {
+        x.abs().log10().floor() as i32
+    };
+    let decimals = if mag >= 0 {
+        2
+    } else {
+        (2 - mag).min(8) as usize
+    };
+    let s = format!("{x:.decimals$}");
+    // A value that rounds to zero is printed without a sign.
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        "0".to_string()
+    } else {
+        s.replace('-', "−")
+    }
+}
+
+/// A p-value as APA writes it: three decimals without the leading zero, `< .001` below that.
+pub fn apa_p(p: f64) -> String {
+    if p.is_nan() {
+        return "NA".into();
+    }
+    if p < 0.001 {
+        return "< .001".into();
+    }
+    let s = format!("{p:.3}");
+    if s == "1.000" {
+        "1.000".into()
+    } else {
+        s.trim_start_matches('0').to_string()
+    }
+}
+
+/// A proportion-like value (|x| ≤ 1): two decimals without the leading zero (three when it
+/// would otherwise read `.00`).
+pub fn apa_prop(x: f64) -> String {
+    if x.is_nan() {
+        return "NA".into();
+    }
+    let decimals = if x != 0.0 && x.abs() < 0.005 { 3 } else { 2 };
+    let s = format!("{x:.decimals$}");
+    let s = s.replacen("0.", ".", 1);
+    s.replace('-', "−")
+}
+
+/// `p = .034` or `p < .001`.
+pub fn apa_p_clause(p: f64) -> String {
+    let s = apa_p(p);
+    if s.starts_with('<') {
+        format!("p {s}")
+    } else {
+        format!("p = {s}")
+    }
+}
+
+/// A statistic's label for a machine column name (the CSV header), in words.
+pub fn label(column: &str) -> String {
+    match column {
+        "cell" => "Cell",
+        "n" => "N",
+        "mean" => "Mean",
+        "sd" => "SD",
+        "se" => "SE",
+        "se_within" => "Within-subject SE",
+        "ci_lower" => "95% CI lower",
+        "ci_upper" => "95% CI upper",
+        "effect" => "Effect",
+        "df_num" => "df (effect)",
+        "df_den" => "df (error)",
+        "p" => "p",
+        "ges" => "η²G",
+        "ges_ci_lower" => "η²G 95% CI lower (one-sided)",
+        "pes" => "η²p",
+        "pes_ci_lower" => "η²p 95% CI lower (one-sided)",
+        "gg_epsilon" => "GG ε",
+        "gg_df_num" => "GG df (effect)",
+        "gg_df_den" => "GG df (error)",
+        "gg_p" => "GG p",
+        "hf_epsilon" => "HF ε",
+        "hf_p" => "HF p",
+        "apa" => "As reported",
+        "contrast" => "Contrast",
+        "estimate" => "Estimate",
+        "df" => "df",
+        "p_holm" => "p (Holm)",
+        "p_bonferroni" => "p (Bonferroni)",
+        "dz" => "dz",
+        "dz_ci_lower" => "dz 95% CI lower",
+        "dz_ci_upper" => "dz 95% CI upper",
+        "term" => "Term",
+        "group" => "Group",
+        "levels" => "Levels",
+        "variance" => "Variance",
+        "pair" => "Pair",
+        "covariance" => "Covariance",
+        "correlation" => "Correlation",
+        "step" => "Step",
+        "rows" => "Rows",
+        "column" => "Column",
+        "subject" => "Participant",
+        "slope" => "Slope",
+        "intercept" => "Intercept",
+        "r_squared" => "R²",
+        "cv" => "CV",
+        "W" => "Mauchly's W",
+        other => other,
+    }
+    .to_string()
+}
 /// Formats with 6 significant digits; scientific notation for very small or large values.
 pub fn sig6(x: f64) -> String {
     if !x.is_finite() {
@@ -125,7 +261,7 @@ impl Table {
             self.title,
             self.header
                 .iter()
-                .map(|h| esc(h))
+                .map(|h| esc(&label(h)))
                 .collect::<Vec<_>>()
                 .join(" | ")
         );
@@ -149,17 +285,20 @@ impl Table {
     /// An HTML `<table>` with a caption.
     pub fn to_html(&self) -> String {
         let mut out = format!(
-            "<table>\n<caption>{}</caption>\n<thead><tr>",
+            "<div class=\"table\"><table>\n<caption>{}</caption>\n<thead><tr>",
             html_escape(&self.title)
         );
         for h in &self.header {
-            out.push_str(&format!("<th>{}</th>", html_escape(h)));
+            out.push_str(&format!("<th>{}</th>", html_escape(&label(h))));
         }
         out.push_str("</tr></thead>\n<tbody>\n");
         for row in &self.rows {
             out.push_str("<tr>");
             for v in row {
-                let class = if matches!(v, Value::Num(_) | Value::Int(_)) {
+                let class = if matches!(
+                    v,
+                    Value::Num(_) | Value::Int(_) | Value::P(_) | Value::Prop(_) | Value::Df(_)
+                ) {
                     " class=\"num\""
                 } else {
                     ""
@@ -168,7 +307,7 @@ impl Table {
             }
             out.push_str("</tr>\n");
         }
-        out.push_str("</tbody>\n</table>\n");
+        out.push_str("</tbody>\n</table></div>\n");
         out
     }
 }
@@ -249,16 +388,22 @@ pub fn tables(r: &Results) -> Vec<Table> {
     for (name, a) in r.anova.iter() {
         let mut t = Table::new(
             format!("anova_{name}"),
-            format!("ANOVA `{name}` (type III; {} subjects)", a.n_subjects),
+            format!(
+                "ANOVA `{name}` (type III; {} subjects; η² CIs one-sided 95% [lower, 1] from the noncentral F)",
+                a.n_subjects
+            ),
             &[
                 "effect",
+                "apa",
                 "df_num",
                 "df_den",
                 "MSE",
                 "F",
                 "p",
                 "ges",
+                "ges_ci_lower",
                 "pes",
+                "pes_ci_lower",
                 "gg_epsilon",
                 "gg_df_num",
                 "gg_df_den",
@@ -270,19 +415,22 @@ pub fn tables(r: &Results) -> Vec<Table> {
         for (effect, e) in a.effects.iter() {
             t.rows.push(vec![
                 Value::Text(effect.to_string()),
-                Value::Num(e.df_num),
-                Value::Num(e.df_den),
+                Value::Text(apa_anova(e)),
+                Value::Df(e.df_num),
+                Value::Df(e.df_den),
                 Value::Num(e.mse),
                 Value::Num(e.f),
-                Value::Num(e.p),
-                Value::Num(e.ges),
-                Value::Num(e.pes),
+                Value::P(e.p),
+                Value::Prop(e.ges),
+                Value::Prop(e.ges_ci.lower),
+                Value::Prop(e.pes),
+                Value::Prop(e.pes_ci.lower),
                 Value::opt(e.gg.as_ref().map(|c| c.epsilon)),
-                Value::opt(e.gg.as_ref().map(|c| c.df_num)),
-                Value::opt(e.gg.as_ref().map(|c| c.df_den)),
-                Value::opt(e.gg.as_ref().map(|c| c.p)),
+                e.gg.as_ref().map_or(Value::Empty, |c| Value::Df(c.df_num)),
+                e.gg.as_ref().map_or(Value::Empty, |c| Value::Df(c.df_den)),
+                e.gg.as_ref().map_or(Value::Empty, |c| Value::P(c.p)),
                 Value::opt(e.hf.as_ref().map(|c| c.epsilon)),
-                Value::opt(e.hf.as_ref().map(|c| c.p)),
+                e.hf.as_ref().map_or(Value::Empty, |c| Value::P(c.p)),
             ]);
         }
         out.push(t);
@@ -296,7 +444,7 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 s.rows.push(vec![
                     Value::Text(effect.to_string()),
                     Value::Num(x.mauchly_w),
-                    Value::Num(x.mauchly_p),
+                    Value::P(x.mauchly_p),
                     Value::Num(x.gg_epsilon),
                     Value::Num(x.hf_epsilon),
                 ]);
@@ -306,14 +454,20 @@ pub fn tables(r: &Results) -> Vec<Table> {
     }
 
     for (factor, p) in r.pairwise.iter() {
+        let method = if p.method == "emmeans" {
+            "Pairwise comparisons (emmeans on the multivariate model, averaged over between-subject groups)"
+        } else {
+            "Pairwise paired t-tests"
+        };
         let mut t = Table::new(
             format!("pairwise_{factor}"),
             format!(
-                "Pairwise paired t-tests of {} by {factor} (Holm and Bonferroni adjusted)",
+                "{method} of {} by {factor} (Holm and Bonferroni adjusted; dz CI two-sided)",
                 r.dv
             ),
             &[
                 "contrast",
+                "apa",
                 "estimate",
                 "se",
                 "t",
@@ -321,24 +475,29 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 "p",
                 "p_holm",
                 "p_bonferroni",
-                "dz",
                 "ci_lower",
                 "ci_upper",
+                "dz",
+                "dz_ci_lower",
+                "dz_ci_upper",
             ],
         );
         for (contrast, c) in p.comparisons.iter() {
             t.rows.push(vec![
                 Value::Text(contrast.to_string()),
+                Value::Text(apa_pairwise(c)),
                 Value::Num(c.estimate),
                 Value::Num(c.se),
                 Value::Num(c.t),
-                Value::Num(c.df),
-                Value::Num(c.p),
-                Value::Num(c.p_holm),
-                Value::Num(c.p_bonferroni),
-                Value::Num(c.dz),
+                Value::Df(c.df),
+                Value::P(c.p),
+                Value::P(c.p_holm),
+                Value::P(c.p_bonferroni),
                 Value::Num(c.ci_lower),
                 Value::Num(c.ci_upper),
+                Value::opt(c.dz),
+                Value::opt(c.dz_ci.map(|x| x.lower)),
+                Value::opt(c.dz_ci.map(|x| x.upper)),
             ]);
         }
         out.push(t);
@@ -358,28 +517,73 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 Value::Text(term.to_string()),
                 Value::Num(f.estimate),
                 Value::Num(f.se),
-                Value::Num(f.df),
+                Value::Df(f.df),
                 Value::Num(f.t),
-                Value::Num(f.p),
+                Value::P(f.p),
             ]);
         }
         out.push(t);
+        if !m.anova.is_empty() {
+            let mut a = Table::new(
+                format!("lmm_{name}_anova"),
+                format!("Mixed model `{name}`: type III tests (Satterthwaite df, as lmerTest)"),
+                &["term", "apa", "df_num", "df_den", "F", "p"],
+            );
+            for (term, x) in m.anova.iter() {
+                a.rows.push(vec![
+                    Value::Text(term.to_string()),
+                    Value::Text(format!(
+                        "F({}, {}) = {}, {}",
+                        Value::Df(x.df_num).pretty(),
+                        Value::Df(x.df_den).pretty(),
+                        apa_num(x.f),
+                        apa_p_clause(x.p)
+                    )),
+                    Value::Df(x.df_num),
+                    Value::Df(x.df_den),
+                    Value::Num(x.f),
+                    Value::P(x.p),
+                ]);
+            }
+            out.push(a);
+        }
         let mut v = Table::new(
             format!("lmm_{name}_random"),
-            format!("Mixed model `{name}`: variance components"),
+            format!(
+                "Mixed model `{name}`: variance components{}",
+                if m.singular {
+                    " (singular fit: a variance is zero or a correlation ±1, as lme4's isSingular)"
+                } else {
+                    ""
+                }
+            ),
             &["group", "levels", "variance", "sd"],
         );
         for (group, c) in m.random.iter() {
+            let g = group.split(':').next().unwrap_or(group);
             v.rows.push(vec![
                 Value::Text(group.to_string()),
-                m.n_groups
-                    .get(group)
-                    .map_or(Value::Empty, |n| Value::Int(*n)),
+                m.n_groups.get(g).map_or(Value::Empty, |n| Value::Int(*n)),
                 Value::Num(c.variance),
                 Value::Num(c.sd),
             ]);
         }
         out.push(v);
+        if !m.correlations.is_empty() {
+            let mut c = Table::new(
+                format!("lmm_{name}_correlations"),
+                format!("Mixed model `{name}`: correlations of random effects"),
+                &["pair", "covariance", "correlation"],
+            );
+            for (pair, x) in m.correlations.iter() {
+                c.rows.push(vec![
+                    Value::Text(pair.to_string()),
+                    Value::Num(x.covariance),
+                    Value::Prop(x.correlation),
+                ]);
+            }
+            out.push(c);
+        }
     }
 
     if !r.congruence.is_empty() {
@@ -400,8 +604,8 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 Value::Num(c.effect),
                 Value::Num(c.sd),
                 Value::Num(c.t),
-                Value::Num(c.df),
-                Value::Num(c.p),
+                Value::Df(c.df),
+                Value::P(c.p),
                 Value::Num(c.dz),
                 Value::Num(c.ci_lower),
                 Value::Num(c.ci_upper),
@@ -444,6 +648,58 @@ pub fn tables(r: &Results) -> Vec<Table> {
     out
 }
 
+/// `F(2, 38) = 42.13, p < .001, η²G = .35, 95% CI [.19, 1] (one-sided)`: the uncorrected test
+/// with effectsize's default CI of the generalized eta squared.
+fn apa_anova(e: &crate::compute::Effect) -> String {
+    let ci = if e.ges_ci.lower.is_nan() {
+        String::new()
+    } else {
+        format!(
+            ", {:.0}% CI [{}, {}]{}",
+            e.ges_ci.conf_level * 100.0,
+            apa_prop(e.ges_ci.lower),
+            if e.ges_ci.upper >= 1.0 {
+                "1".to_string()
+            } else {
+                apa_prop(e.ges_ci.upper)
+            },
+            if e.ges_ci.one_sided {
+                " (one-sided)"
+            } else {
+                ""
+            }
+        )
+    };
+    format!(
+        "F({}, {}) = {}, {}, η²G = {}{ci}",
+        Value::Df(e.df_num).pretty(),
+        Value::Df(e.df_den).pretty(),
+        apa_num(e.f),
+        apa_p_clause(e.p),
+        apa_prop(e.ges)
+    )
+}
+
+/// `t(19) = 7.11, p (Holm) < .001, dz = 1.59, 95% CI [0.91, 2.25]`.
+fn apa_pairwise(c: &crate::compute::Comparison) -> String {
+    let mut s = format!(
+        "t({}) = {}, {} (Holm)",
+        Value::Df(c.df).pretty(),
+        apa_num(c.t),
+        apa_p_clause(c.p_holm)
+    );
+    if let (Some(dz), Some(ci)) = (c.dz, c.dz_ci) {
+        s.push_str(&format!(
+            ", dz = {}, {:.0}% CI [{}, {}]",
+            apa_num(dz),
+            ci.conf_level * 100.0,
+            apa_num(ci.lower),
+            apa_num(ci.upper)
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +718,31 @@ mod tests {
         ] {
             assert_eq!(sig6(x), want, "{x}");
         }
+    }
+
+    #[test]
+    fn apa_numbers_have_no_e_notation_and_p_is_bounded() {
+        for (x, want) in [
+            (42.130913421, "42.13"),
+            (-26.05, "−26.05"),
+            (0.0123456, "0.0123"),
+            (2.27699250634879e-10, "0"),
+            (38.0, "38.00"),
+        ] {
+            assert_eq!(apa_num(x), want, "{x}");
+        }
+        for (p, want) in [
+            (2.27699250634879e-10, "< .001"),
+            (0.0341, ".034"),
+            (0.5, ".500"),
+            (1.0, "1.000"),
+        ] {
+            assert_eq!(apa_p(p), want, "{p}");
+        }
+        assert_eq!(apa_prop(0.350284755415438), ".35");
+        assert_eq!(apa_prop(-0.5), "−.50");
+        assert_eq!(Value::Df(38.0).pretty(), "38");
+        assert_eq!(Value::Df(25.7391).pretty(), "25.74");
     }
 
     #[test]

@@ -69,7 +69,10 @@ fn analyze_plan_writes_tables_figures_and_a_self_contained_report() {
         "report must be self-contained"
     );
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
-    assert!(md.contains("| Music | 2 | 38 |"), "{md}");
+    assert!(
+        md.contains("| Music | F(2, 38) = 42.13, p < .001, η²G = .35, 95% CI [.14, 1] (one-sided) | 2 | 38 |"),
+        "{md}"
+    );
     std::fs::remove_dir_all(out).unwrap();
 }
 
@@ -100,9 +103,17 @@ fn analyze_with_options_computes_every_result_that_applies() {
     // README: mixed ANOVA, MusicBg F(1, 18) = 1.68924; Music GG df 1.35458.
     assert!((get("/anova/anova/effects/MusicBg/F") - 1.68924).abs() < 1e-5);
     assert!((get("/anova/anova/effects/Music/gg/df_num") - 1.35458).abs() < 1e-5);
-    // Pairwise on the within factor; one row per subject and cell, so no mixed model.
-    assert!((get("/pairwise/Music/comparisons/calm - control/t") - 7.10729).abs() < 1e-5);
-    assert!(json["lmm"].as_object().unwrap().is_empty());
+    // Pairwise on the within factor as emmeans on the afex model (averaged over MusicBg,
+    // df = 20 - 2): R gives t = 6.90639532905 for calm - control, p = 5.57844999877e-06 (Holm).
+    let t = get("/pairwise/Music/comparisons/calm - control/t");
+    assert!((t - 6.90639532905).abs() < 1e-9 * 6.9, "t = {t}");
+    let p = get("/pairwise/Music/comparisons/calm - control/p_holm");
+    assert!((p - 5.57844999877e-06).abs() < 1e-6 * p, "p = {p}");
+    assert_eq!(get("/pairwise/Music/comparisons/calm - control/df"), 18.0);
+    assert_eq!(json["pairwise"]["Music"]["method"], "emmeans");
+    // With a within factor the random-intercept model is fitted too (lmerTest y ~ Music +
+    // MusicBg + (1 | Subject)).
+    assert!(json["lmm"]["lmm"]["fixed"]["(Intercept)"].is_object());
 }
 
 #[test]
@@ -118,7 +129,7 @@ fn reproduce_check_passes_on_the_bundled_plans() {
         stdout.contains("musictime.toml") && stdout.contains("priming.toml"),
         "{stdout}"
     );
-    assert!(stdout.contains("all 3 plan(s) reproduce"), "{stdout}");
+    assert!(stdout.contains("all 4 plan(s) reproduce"), "{stdout}");
 }
 
 /// A plan folder whose plan points at the bundled MusicTime by absolute path.
@@ -201,4 +212,54 @@ fn missing_data_and_unknown_column_exit_2() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("NoSuchColumn"));
+}
+
+#[test]
+fn lmm_formula_on_the_command_line_fits_random_slopes_as_lme4() {
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "analysis/data/timing_sim_trials.csv",
+        "--lmm",
+        "estimate_s ~ music + (1 + music | participant) + (1 | clip)",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = &json["lmm"]["lmm"];
+    // lme4 1.1 / lmerTest (R 4.2.2) report this fit singular; at the boundary the estimates and
+    // the REML criterion are compared at 1e-4 (cuelab's criterion is as low or lower).
+    assert_eq!(m["singular"], true);
+    let close = |got: &serde_json::Value, want: f64| {
+        let got = got.as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-4 * want.abs(), "{got} vs {want}");
+    };
+    close(&m["fixed"]["(Intercept)"]["estimate"], 25.0965779124);
+    close(&m["fixed"]["musicrelaxing"]["estimate"], -3.72460604248);
+    close(&m["fixed"]["musicsilence"]["estimate"], -2.65063588882);
+    close(&m["reml_criterion"], 2820.32687327);
+    assert!(m["reml_criterion"].as_f64().unwrap() <= 2820.32687327 + 1e-6);
+    assert!(m["correlations"]["participant: (Intercept), musicrelaxing"].is_object());
+    assert!(m["anova"]["music"]["F"].is_number());
+}
+
+#[test]
+fn an_unsupported_lmm_formula_exits_2_pointing_at_the_term() {
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "analysis/data/timing_sim_trials.csv",
+        "--lmm",
+        "estimate_s ~ music + (1 | participant/clip)",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("column 27") && err.contains("nested"), "{err}");
+    // The caret sits under the grouping `participant/clip`.
+    let lines: Vec<&str> = err.lines().collect();
+    let caret = lines.iter().position(|l| l.trim() == "^").unwrap();
+    let formula = lines[caret - 1];
+    let at = lines[caret].find('^').unwrap();
+    assert!(formula[at..].starts_with("participant/clip"), "{err}");
 }

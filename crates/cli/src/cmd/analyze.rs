@@ -1,6 +1,7 @@
 //! `cuelab analyze`: run an analysis plan, or a design given as options, and write tables,
 //! figures and a report.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +31,11 @@ pub struct Args {
     /// Between-subject factors, comma-separated (without a plan).
     #[arg(long, value_delimiter = ',')]
     between: Vec<String>,
+    /// A mixed model in lme4's formula syntax, fitted by REML with Satterthwaite df
+    /// (repeatable): `'RT ~ congruence + (1 + congruence | participant) + (1 | item)'`. Without
+    /// --dv and --subject, the response and the first grouping factor take those roles.
+    #[arg(long)]
+    lmm: Vec<String>,
     /// Output directory. Without it, the results are printed (Markdown, or JSON with
     /// `--format json`).
     #[arg(long)]
@@ -54,12 +60,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         || args.subject.is_some()
         || args.item.is_some()
         || !args.within.is_empty()
-        || !args.between.is_empty();
+        || !args.between.is_empty()
+        || !args.lmm.is_empty();
     let (plan, plan_path, data) = match &args.plan {
         Some(path) => {
             if adhoc_given {
                 return Err(invalid(
-                    "give either a PLAN or --dv/--subject/--item/--within/--between, not both",
+                    "give either a PLAN or --dv/--subject/--item/--within/--between/--lmm, not both",
                 ));
             }
             (
@@ -69,18 +76,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )
         }
         None => {
-            let (Some(data), Some(dv), Some(subject)) = (&args.data, &args.dv, &args.subject)
-            else {
+            // The first formula may stand in for --dv (its response) and --subject (its first
+            // grouping factor).
+            let roles = args
+                .lmm
+                .first()
+                .map(|f| AdHocDesign::roles_from_formula(f))
+                .transpose()
+                .map_err(lift)?;
+            let dv = args
+                .dv
+                .clone()
+                .or_else(|| roles.as_ref().map(|r| r.0.clone()));
+            let subject = args.subject.clone().or_else(|| roles.and_then(|r| r.1));
+            let (Some(data), Some(dv), Some(subject)) = (&args.data, dv, subject) else {
                 return Err(invalid(
-                    "without a PLAN, --data, --dv and --subject are required",
+                    "without a PLAN, --data and --dv and --subject (or an --lmm formula) are required",
                 ));
             };
             let design = AdHocDesign {
-                dv: dv.clone(),
-                subject: subject.clone(),
+                dv,
+                subject,
                 item: args.item.clone(),
                 within: args.within.clone(),
                 between: args.between.clone(),
+                lmm: args.lmm.clone(),
             };
             // Relative paths are then relative to the working directory.
             (design.to_plan(data), PathBuf::from("./options"), None)
@@ -104,20 +124,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => {
             let outcome = run_plan(&plan, &plan_path, data.as_deref(), None, &Formats::none())
                 .map_err(lift)?;
+            // Written, not printed: a closed pipe is an error the caller maps, not a panic.
+            let mut out = std::io::stdout().lock();
             if formats
                 == (Formats {
                     json: true,
                     ..Formats::none()
                 })
             {
-                println!("{}", serde_json::to_string_pretty(&outcome.json)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&outcome.json)?)?;
             } else {
                 let tables = cuelab_analysis::tables::tables(&outcome.results);
                 for t in &tables {
-                    print!("{}", t.to_markdown());
+                    write!(out, "{}", t.to_markdown())?;
                 }
                 for note in &outcome.results.notes {
-                    println!("note: {note}");
+                    writeln!(out, "note: {note}")?;
                 }
             }
         }

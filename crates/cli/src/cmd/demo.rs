@@ -316,7 +316,7 @@ fn print_summary(label: &str, outcome: &Outcome, factor: &str) -> std::io::Resul
                 "    {pair}: {:+.3}, p(Holm) {}, dz = {:.2}",
                 c.estimate,
                 fmt_p(c.p_holm),
-                c.dz
+                c.dz.unwrap_or(f64::NAN)
             );
         }
     }
