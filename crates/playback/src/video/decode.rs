@@ -20,6 +20,24 @@ use super::VideoError;
 /// Bytes per pixel of the frames this module hands out (RGBA, 8 bits per channel).
 pub const BYTES_PER_PIXEL: usize = 4;
 
+/// The largest picture decoded: 8K UHD (7680 × 4320), 133 MB per RGBA frame. Checked on the
+/// stream's header before any frame is allocated.
+pub const MAX_FRAME_PIXELS: u64 = 7680 * 4320;
+
+/// A picture size of at most [`MAX_FRAME_PIXELS`] (a size of zero is a header that does not
+/// say, allowed: the frames then say).
+fn check_frame_size(path: &Path, width: u32, height: u32) -> Result<(), VideoError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_FRAME_PIXELS {
+        return Err(VideoError::FrameSize {
+            path: path.to_owned(),
+            width,
+            height,
+        });
+    }
+    Ok(())
+}
+
 /// What [`probe`] learns about a clip without decoding it: enough to validate a protocol.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipInfo {
@@ -250,6 +268,7 @@ fn open(path: &Path, threads: usize) -> Result<Opened, VideoError> {
         ..Default::default()
     });
     let decoder = context.decoder().video().map_err(decoder_error)?;
+    check_frame_size(path, decoder.width(), decoder.height())?;
     let codec = decoder
         .codec()
         .map(|c| c.name().to_owned())
@@ -776,6 +795,19 @@ mod tests {
         assert_eq!(info.stated_frames, Some(60));
         assert!(!info.has_audio);
         assert_eq!(info.codec, "h264");
+    }
+
+    #[test]
+    fn picture_sizes_beyond_8k_are_refused() {
+        let path = Path::new("clip.mp4");
+        for (w, h) in [(7680, 4320), (64, 48), (0, 0)] {
+            assert!(check_frame_size(path, w, h).is_ok(), "{w}x{h}");
+        }
+        for (w, h) in [(65535, 65535), (7681, 4320), (u32::MAX, u32::MAX)] {
+            let err = check_frame_size(path, w, h).unwrap_err();
+            assert!(matches!(err, VideoError::FrameSize { .. }), "{err:?}");
+            assert!(err.to_string().starts_with("clip.mp4: a "), "{err}");
+        }
     }
 
     #[test]

@@ -79,8 +79,8 @@ mod present;
 mod soundtrack;
 
 pub use decode::{
-    BYTES_PER_PIXEL, ClipDecoder, ClipInfo, DecodeConfig, DecodeReport, VideoFrame, measure_decode,
-    probe,
+    BYTES_PER_PIXEL, ClipDecoder, ClipInfo, DecodeConfig, DecodeReport, MAX_FRAME_PIXELS,
+    VideoFrame, measure_decode, probe,
 };
 
 pub use crate::clock::WaitClock;
@@ -139,6 +139,20 @@ pub enum VideoError {
         /// FFmpeg's reason.
         #[source]
         source: ffmpeg_next::Error,
+    },
+    /// The clip's picture size is beyond [`MAX_FRAME_PIXELS`] (a header claiming
+    /// 65535 × 65535 would ask for 17 GB per RGBA frame, times the decode-ahead queue).
+    #[error(
+        "{}: a {width}x{height} picture is outside the supported size (at most {MAX_FRAME_PIXELS} pixels, 8K UHD)",
+        path.display()
+    )]
+    FrameSize {
+        /// The clip.
+        path: PathBuf,
+        /// Stated width.
+        width: u32,
+        /// Stated height.
+        height: u32,
     },
     /// The decode worker thread could not be started.
     #[error("cannot start the video decode thread: {0}")]
