@@ -1,15 +1,17 @@
 //! `cuelab simulate --participants 100` for each bundled protocol: the exported tables show each
 //! paradigm's simulated effect in the direction the simulated participants' model gives it
-//! (`cuelab_session::simulate`'s module doc).
+//! (`cuelab_session::simulate`'s module doc), read through the protocols' step ids.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::{Csv, cuelab, temp_dir, text};
+use common::{Csv, cuelab, root, temp_dir, text};
 
 const N: &str = "100";
+
+type Row = BTreeMap<String, String>;
 
 fn simulate(protocol: &str, keyword: &str) -> (PathBuf, PathBuf) {
     let dir = temp_dir(&format!("paradigm-{keyword}"));
@@ -28,21 +30,25 @@ fn simulate(protocol: &str, keyword: &str) -> (PathBuf, PathBuf) {
     (dir, data)
 }
 
-/// Mean of `value(row)` per level of `factor`, over test trials.
-fn means(
+/// Mean of `value(row)` per `key(row)`, over test trials.
+fn means_by<K: Ord>(
     t: &Csv,
-    factor: &str,
-    value: impl Fn(&BTreeMap<String, String>) -> Option<f64>,
-) -> BTreeMap<String, f64> {
-    let mut sums: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    key: impl Fn(&Row) -> K,
+    value: impl Fn(&Row) -> Option<f64>,
+) -> BTreeMap<K, f64> {
+    let mut sums: BTreeMap<K, (f64, f64)> = BTreeMap::new();
     for r in t.rows.iter().filter(|r| r["practice"] == "FALSE") {
         if let Some(v) = value(r) {
-            let e = sums.entry(r[factor].clone()).or_default();
+            let e = sums.entry(key(r)).or_default();
             e.0 += v;
             e.1 += 1.0;
         }
     }
     sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
+}
+
+fn means(t: &Csv, factor: &str, value: impl Fn(&Row) -> Option<f64>) -> BTreeMap<String, f64> {
+    means_by(t, |r| r[factor].clone(), value)
 }
 
 #[test]
@@ -53,13 +59,27 @@ fn time_perception_arousing_music_lengthens_estimates() {
         t.rows.iter().filter(|r| r["practice"] == "FALSE").count(),
         100 * 12
     );
+    // Verbal estimates: arousing > no music > relaxing, sad (Ansani et al. 2021's direction).
     let m = means(&t, "music", |r| {
-        Some((t.f64(r, "time_estimate1")? / t.f64(r, "clip_duration_s")?).ln())
+        Some((t.f64(r, "verbal")? / t.f64(r, "clip_duration_s")?).ln())
     });
     assert!(
-        m["arousing"] > m["silence"] && m["silence"] > m["relaxing"] && m["relaxing"] > m["sad"],
+        m["arousing"] > m["silence"] && m["silence"] > m["relaxing"] && m["silence"] > m["sad"],
         "{m:?}"
     );
+    // Reproductions go the same way.
+    let m = means(&t, "music", |r| {
+        Some(t.f64(r, "reproduction")? / t.f64(r, "clip_duration_s")?)
+    });
+    assert!(
+        m["arousing"] > m["silence"] && m["silence"] > m["relaxing"],
+        "{m:?}"
+    );
+    // The jittered fixation stays within its declared range.
+    for r in &t.rows {
+        let ms = t.f64(r, "fixation_ms").unwrap();
+        assert!((500.0..=1500.0).contains(&ms), "{ms}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -67,13 +87,47 @@ fn time_perception_arousing_music_lengthens_estimates() {
 fn congruence_fit_follows_the_match_of_music_and_scene() {
     let (dir, data) = simulate("congruence", "congruence");
     let t = Csv::read(&data.join("experiment-congruence_table-trials_data.csv"));
-    // The bundled clips carry no scene affect (neutral: valence 5, arousal 4), so the calm
-    // relaxing music fits them better than the arousing music.
-    let fit = means(&t, "music", |r| t.f64(r, "rating2"));
-    assert!(fit["relaxing"] > fit["arousing"] + 5.0, "{fit:?}");
-    // The music's character transfers to the shapes' activity rating.
-    let activity = means(&t, "music", |r| t.f64(r, "rating1_activity"));
-    assert!(activity["arousing"] > activity["relaxing"], "{activity:?}");
+    assert_eq!(
+        t.rows.iter().filter(|r| r["practice"] == "FALSE").count(),
+        100 * 12
+    );
+    // Fit is a crossover: the calm, pleasant approach fits relaxing music, the chase scary music.
+    let fit = means_by(
+        &t,
+        |r| (r["clip"].clone(), r["music"].clone()),
+        |r| t.f64(r, "fit"),
+    );
+    let at = |clip: &str, music: &str| fit[&(clip.to_string(), music.to_string())];
+    assert!(
+        at("approach", "relaxing") > at("approach", "scary") + 20.0,
+        "{fit:?}"
+    );
+    assert!(
+        at("chase", "scary") > at("chase", "relaxing") + 20.0,
+        "{fit:?}"
+    );
+    // The music's character transfers to the shapes (semantic differential, 1-7).
+    let excited = means(&t, "music", |r| t.f64(r, "sd_calm_excited"));
+    assert!(
+        excited["arousing"] > excited["relaxing"] + 1.0,
+        "{excited:?}"
+    );
+    assert!(excited["scary"] > excited["sad"] + 1.0, "{excited:?}");
+    let happy = means(&t, "music", |r| t.f64(r, "sd_sad_happy"));
+    assert!(happy["relaxing"] > happy["sad"] + 1.0, "{happy:?}");
+    assert!(happy["arousing"] > happy["scary"] + 1.0, "{happy:?}");
+    // Blocks by music: each participant hears each music in one run of 3 trials.
+    for p in 1..=100 {
+        let label = format!("S{p:03}");
+        let music: Vec<&str> = t
+            .rows
+            .iter()
+            .filter(|r| r["participant"] == label && r["practice"] == "FALSE")
+            .map(|r| r["music"].as_str())
+            .collect();
+        let runs = music.windows(2).filter(|w| w[0] != w[1]).count() + 1;
+        assert_eq!(runs, 4, "{label}: {music:?}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -81,11 +135,14 @@ fn congruence_fit_follows_the_match_of_music_and_scene() {
 fn emotion_attribution_follows_the_music_in_ratings_and_continuous_traces() {
     let (dir, data) = simulate("emotion-attribution", "emotionattribution");
     let t = Csv::read(&data.join("experiment-emotionattribution_table-trials_data.csv"));
-    let valence = means(&t, "music", |r| t.f64(r, "rating1_valence"));
+    let valence = means(&t, "music", |r| t.f64(r, "sam_valence"));
     assert!(valence["happy"] > valence["sad"] + 1.0, "{valence:?}");
-    let happy = means(&t, "music", |r| t.f64(r, "rating2_happy"));
+    let happy = means(&t, "music", |r| t.f64(r, "emotions_happy"));
     assert!(happy["happy"] > happy["sad"], "{happy:?}");
-    // Continuous valence, by the trial's music.
+    let sad = means(&t, "music", |r| t.f64(r, "emotions_sad"));
+    assert!(sad["sad"] > sad["happy"], "{sad:?}");
+    // Continuous ratings follow the changing soundtracks' curves: early (2-10 s) against late
+    // (16-24 s) in the clip.
     let music: BTreeMap<(String, String), String> = t
         .rows
         .iter()
@@ -97,15 +154,42 @@ fn emotion_attribution_follows_the_music_in_ratings_and_continuous_traces() {
         })
         .collect();
     let c = Csv::read(&data.join("experiment-emotionattribution_table-continuous_data.csv"));
-    let mut sums: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for r in c.rows.iter().filter(|r| r["item"] == "valence") {
+    let mut sums: BTreeMap<(String, String, bool), (f64, f64)> = BTreeMap::new();
+    for r in &c.rows {
+        let t_s = c.f64(r, "t_ms").unwrap() / 1000.0;
+        let late = match t_s {
+            x if (2.0..10.0).contains(&x) => false,
+            x if (16.0..24.0).contains(&x) => true,
+            _ => continue,
+        };
         let m = &music[&(r["participant"].clone(), r["trial_index"].clone())];
-        let e = sums.entry(m.clone()).or_default();
+        let e = sums
+            .entry((m.clone(), r["item"].clone(), late))
+            .or_default();
         e.0 += c.f64(r, "value").unwrap();
         e.1 += 1.0;
     }
-    let mean = |k: &str| sums[k].0 / sums[k].1;
-    assert!(mean("happy") > mean("sad") + 0.5, "{sums:?}");
+    let mean = |m: &str, dim: &str, late: bool| {
+        let (s, n) = sums[&(m.to_string(), dim.to_string(), late)];
+        s / n
+    };
+    assert!(
+        mean("sad_to_happy", "valence", true) > mean("sad_to_happy", "valence", false) + 1.0,
+        "{sums:?}"
+    );
+    assert!(
+        mean("calm_to_tense", "valence", true) < mean("calm_to_tense", "valence", false) - 1.0,
+        "{sums:?}"
+    );
+    assert!(
+        mean("calm_to_tense", "arousal", true) > mean("calm_to_tense", "arousal", false) + 1.0,
+        "{sums:?}"
+    );
+    // Constant music gives no such change.
+    assert!(
+        (mean("happy", "valence", true) - mean("happy", "valence", false)).abs() < 0.5,
+        "{sums:?}"
+    );
     // The achieved sampling rate is the protocol's 20 Hz.
     for r in t.rows.iter().take(20) {
         let hz = t.f64(r, "continuous_hz").unwrap();
@@ -115,31 +199,48 @@ fn emotion_attribution_follows_the_music_in_ratings_and_continuous_traces() {
 }
 
 #[test]
-fn memory_bias_old_items_are_recognised_more_often_than_new_ones() {
+fn memory_bias_music_congruent_details_are_falsely_recognised_more_often() {
     let (dir, data) = simulate("memory-bias", "memorybias");
     let r = Csv::read(&data.join("experiment-memorybias_table-responses_data.csv"));
+    // The recognition file says which details are old and which are congruent with the music.
+    let items = Csv::read(&root().join("protocols/conditions/recognition.csv"));
+    let design: BTreeMap<&str, (&str, &str)> = items
+        .rows
+        .iter()
+        .map(|x| {
+            (
+                x["item"].as_str(),
+                (x["old"].as_str(), x["congruent"].as_str()),
+            )
+        })
+        .collect();
     let recognition: Vec<_> = r
         .rows
         .iter()
         .filter(|x| x["kind"] == "recognition")
         .collect();
     assert!(!recognition.is_empty());
-    // `correct` is whether the old/new answer was right; `value` 1 = "old".
-    let said_old = |correct: &str, value: &str| {
-        recognition
-            .iter()
-            .filter(|x| x["correct"] == correct && x["value"] == value)
-            .count() as f64
+    // Rate of "old" answers (`value` 1) per (old, congruent) cell.
+    let mut cells: BTreeMap<(&str, &str), (f64, f64)> = BTreeMap::new();
+    for x in &recognition {
+        let key = design[x["item"].as_str()];
+        let e = cells.entry(key).or_default();
+        e.0 += r.f64(x, "value").unwrap();
+        e.1 += 1.0;
+    }
+    let rate = |old: &str, congruent: &str| {
+        let (s, n) = cells[&(old, congruent)];
+        s / n
     };
-    let hits = said_old("TRUE", "1");
-    let misses = said_old("FALSE", "0");
-    let false_alarms = said_old("FALSE", "1");
-    let correct_rejections = said_old("TRUE", "0");
-    let hit_rate = hits / (hits + misses);
-    let fa_rate = false_alarms / (false_alarms + correct_rejections);
+    // Old details are recognised more often than new ones are falsely recognised.
     assert!(
-        hit_rate > fa_rate + 0.2,
-        "hit rate {hit_rate}, false-alarm rate {fa_rate}"
+        rate("true", "false") > rate("false", "false") + 0.2,
+        "{cells:?}"
+    );
+    // New details that fit the music's mood are falsely recognised more often (Boltz 2001).
+    assert!(
+        rate("false", "true") > rate("false", "false") + 0.03,
+        "{cells:?}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
