@@ -490,7 +490,7 @@ impl eframe::App for App {
         let mut first = true;
         loop {
             let got = if first && flipped && matches!(self.view, View::Video) {
-                match self.rx.recv_timeout(Duration::from_millis(20)) {
+                match self.rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(r) => Some(r),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => {

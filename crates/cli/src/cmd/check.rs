@@ -54,6 +54,16 @@ pub struct Args {
     /// liblsl to load for --lsl (default: CUELAB_LIBLSL, the library folders, pylsl's wheel).
     #[arg(long, value_name = "PATH", requires = "lsl")]
     lsl_lib: Option<PathBuf>,
+    /// Check the display instead: open the participant window, flip at least 300 frames (of
+    /// --clip when given) and report the refresh rate, frame intervals, missed flips and vsync.
+    #[arg(long)]
+    display: bool,
+    /// With --display: the number of frames to flip.
+    #[arg(long, default_value_t = 300, requires = "display")]
+    flips: usize,
+    /// With --display: open the window fullscreen (as `cuelab run` does by default).
+    #[arg(long, requires = "display")]
+    fullscreen: bool,
 }
 
 fn default_clip() -> Option<PathBuf> {
@@ -67,6 +77,9 @@ fn default_clip() -> Option<PathBuf> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.lsl {
         return lsl::run(args.lsl_lib.as_deref(), args.json);
+    }
+    if args.display {
+        return display(&args);
     }
     if args.clicks < 50 {
         return Err(crate::error::invalid("--clicks must be at least 50"));
@@ -225,6 +238,155 @@ fn print_human(a: &AudioCheckReport) {
         println!("  note: {note}");
     }
     println!("  xruns during measurement: {}", a.xruns);
+}
+
+/// A verdict on one figure against a stated threshold.
+fn verdict(level: &str, why: String) -> serde_json::Value {
+    json!({ "level": level, "why": why })
+}
+
+/// `cuelab check --display`: the window's flips, with a verdict on each figure.
+fn display(args: &Args) -> anyhow::Result<ExitCode> {
+    if args.flips < 300 {
+        return Err(crate::error::invalid("--flips must be at least 300"));
+    }
+    if let Some(clip) = &args.clip
+        && !clip.is_file()
+    {
+        return Err(crate::error::invalid(format!(
+            "--clip {}: no such file",
+            clip.display()
+        )));
+    }
+    let report = super::window::check_display(args.fullscreen, args.flips, args.clip.as_deref())
+        .context("checking the display")?;
+    let f = &report.flips;
+    let period_ms = report.refresh.period.as_millis_f64();
+    let missed = f.missed(period_ms);
+    let n = f.intervals_ms.len() + 1;
+    let (mean, sd, max) = (f.mean_ms(), f.sd_ms(), f.max_ms());
+    let vsync = report.refresh.vsync;
+    let refresh_hz = vsync.then(|| 1000.0 / period_ms);
+    let refresh_verdict = if vsync {
+        verdict(
+            "ok",
+            format!(
+                "the swap waited for the vertical blank: {:.3} Hz from {} back-to-back flips",
+                1000.0 / period_ms,
+                report.calibration.intervals_ms.len() + 1
+            ),
+        )
+    } else {
+        verdict(
+            "not_ok",
+            format!(
+                "vsync is not enforced by this display (Xvfb, or a driver that ignores the swap interval): back-to-back flips came {:.2} ms apart (median; SD {:.2} ms), so there is no refresh rate to report; cuelab paces flips at {} Hz on the session clock instead",
+                report.calibration.median_ms(),
+                report.calibration.sd_ms(),
+                super::run::REFRESH_HZ
+            ),
+        )
+    };
+    let interval_verdict = if sd <= 1.0 && max <= 1.5 * period_ms {
+        verdict(
+            "ok",
+            format!(
+                "SD {sd:.3} ms <= 1 ms and no interval over 1.5 refreshes ({:.2} ms)",
+                1.5 * period_ms
+            ),
+        )
+    } else if sd <= 2.0 {
+        verdict(
+            "marginal",
+            format!(
+                "SD {sd:.3} ms is within 2 ms, but the longest interval is {max:.2} ms (a refresh is {period_ms:.2} ms)"
+            ),
+        )
+    } else {
+        verdict(
+            "not_ok",
+            format!("SD {sd:.3} ms > 2 ms: frames do not come one per refresh"),
+        )
+    };
+    let missed_share = missed as f64 / n as f64;
+    let missed_verdict = if missed == 0 {
+        verdict("ok", "no interval longer than 1.5 refreshes".into())
+    } else if missed_share <= 0.01 {
+        verdict(
+            "marginal",
+            format!(
+                "{missed} of {n} flips ({:.2}%) came a refresh or more late (at most 1% tolerated)",
+                100.0 * missed_share
+            ),
+        )
+    } else {
+        verdict(
+            "not_ok",
+            format!(
+                "{missed} of {n} flips ({:.2}%) came a refresh or more late (more than 1%)",
+                100.0 * missed_share
+            ),
+        )
+    };
+    let vsync_verdict = if vsync {
+        verdict(
+            "ok",
+            "flips wait for the vertical blank: no tearing, flip times on the screen's refresh"
+                .into(),
+        )
+    } else {
+        verdict(
+            "not_ok",
+            "vsync is not enforced (as under Xvfb): pictures may tear and flip times are the session clock's pacing, not the screen's; fine for tests, not for a lab".into(),
+        )
+    };
+    if args.json {
+        let out = json!({
+            "display": {
+                "refresh_hz": refresh_hz,
+                "interval_ms": { "mean": mean, "sd": sd, "max": max },
+                "missed_flips": missed,
+                "n": n,
+                "vsync": vsync,
+                "clip": report.clip.as_ref().map(|p| p.display().to_string()),
+                "verdicts": {
+                    "refresh_hz": refresh_verdict,
+                    "interval_ms": interval_verdict,
+                    "missed_flips": missed_verdict,
+                    "vsync": vsync_verdict,
+                },
+            }
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let line = |name: &str, value: String, v: &serde_json::Value| {
+            println!(
+                "  {name:<13} {value:<34} [{}] {}",
+                v["level"].as_str().unwrap_or(""),
+                v["why"].as_str().unwrap_or("")
+            );
+        };
+        println!(
+            "display ({n} flips{}):",
+            report
+                .clip
+                .as_ref()
+                .map_or(String::new(), |p| format!(" of {}", p.display()))
+        );
+        line(
+            "refresh",
+            refresh_hz.map_or("-".into(), |hz| format!("{hz:.3} Hz")),
+            &refresh_verdict,
+        );
+        line(
+            "intervals",
+            format!("mean {mean:.3}, SD {sd:.3}, max {max:.3} ms"),
+            &interval_verdict,
+        );
+        line("missed flips", missed.to_string(), &missed_verdict);
+        line("vsync", vsync.to_string(), &vsync_verdict);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

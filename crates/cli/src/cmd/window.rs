@@ -36,6 +36,95 @@ pub struct Lab<'a> {
     pub bias: cuelab_core::SessionTime,
 }
 
+/// The experimenter's commands, typed on the terminal while the participant sees the window:
+/// `p` pauses before the next trial, `r` resumes, `b NOTE` marks the last trial bad with a note
+/// (all journaled by the runner).
+struct Commands<'a> {
+    console: &'a mut (dyn Observer + Send),
+    notes: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Observer for Commands<'_> {
+    fn trial_done(
+        &mut self,
+        trial: &cuelab_protocol::PlannedTrial,
+        of: usize,
+        timing: Option<&cuelab_core::TrialTiming>,
+    ) {
+        self.console.trial_done(trial, of, timing);
+    }
+
+    fn take_mark_bad(&mut self) -> Vec<String> {
+        let mut notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *notes)
+    }
+}
+
+/// What one line typed by the experimenter asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Pause,
+    Resume,
+    MarkBad(String),
+    Unknown,
+}
+
+fn parse_command(line: &str) -> Option<Command> {
+    let line = line.trim();
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    Some(match word {
+        "" => return None,
+        "p" | "pause" => Command::Pause,
+        "r" | "resume" => Command::Resume,
+        "b" | "bad" => Command::MarkBad(if rest.trim().is_empty() {
+            "marked bad by the experimenter".into()
+        } else {
+            rest.trim().to_string()
+        }),
+        _ => Command::Unknown,
+    })
+}
+
+/// Reads the experimenter's commands from standard input on a thread of its own (it ends at
+/// the end of input; the process does not wait for it).
+fn listen(controls: &Controls, notes: Arc<std::sync::Mutex<Vec<String>>>) {
+    let pause = Arc::clone(&controls.pause);
+    eprintln!(
+        "console: type `p` to pause before the next trial, `r` to resume, `b NOTE` to mark the last trial bad"
+    );
+    let _ = std::thread::Builder::new()
+        .name("cuelab-console".into())
+        .spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { break };
+                match parse_command(&line) {
+                    Some(Command::Pause) => {
+                        pause.store(true, Ordering::SeqCst);
+                        eprintln!("console: pausing before the next trial (`r` resumes)");
+                    }
+                    Some(Command::Resume) => {
+                        pause.store(false, Ordering::SeqCst);
+                        eprintln!("console: resumed");
+                    }
+                    Some(Command::MarkBad(note)) => {
+                        eprintln!("console: the last trial will be marked bad: {note}");
+                        notes
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(note);
+                    }
+                    Some(Command::Unknown) => {
+                        eprintln!("console: unknown command `{}` (p, r, b NOTE)", line.trim())
+                    }
+                    None => {}
+                }
+            }
+        });
+}
+
 /// Runs the session in the window. A window closed during a clip stops the presentation; the
 /// session is then reported aborted, like Esc.
 pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
@@ -62,6 +151,12 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
         bias,
         ..
     } = lab;
+    let notes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    listen(controls, Arc::clone(&notes));
+    let mut commands = Commands {
+        console: observer,
+        notes,
+    };
     let result = cuelab_ui::run(options, move |window: Window| {
         let Window {
             mut display,
@@ -93,7 +188,7 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
             journal,
             clock: &clock,
             markers,
-            observer,
+            observer: &mut commands,
         };
         anyhow::Ok(cuelab_session::run(
             protocol, plan, progress, seams, controls,
@@ -116,4 +211,96 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
         }),
         other => other,
     })
+}
+
+/// What `cuelab check --display` measured.
+#[derive(Debug, Clone)]
+pub struct DisplayReport {
+    pub refresh: cuelab_ui::Refresh,
+    /// The back-to-back flips of the calibration.
+    pub calibration: cuelab_ui::FlipStats,
+    /// The presented flips (paced as a clip is).
+    pub flips: cuelab_ui::FlipStats,
+    pub clip: Option<std::path::PathBuf>,
+}
+
+/// Opens the window, measures whether the swap waits for the vertical blank, then presents `n`
+/// frames as a clip is presented (each at the next refresh; `clip`'s frames, looped, or the
+/// picture on screen) and returns the measured flip intervals.
+pub fn check_display(
+    fullscreen: bool,
+    n: usize,
+    clip: Option<&std::path::Path>,
+) -> anyhow::Result<DisplayReport> {
+    use cuelab_playback::video::{ClipDecoder, DecodeConfig, Display};
+    let options = WindowOptions {
+        fullscreen,
+        title: "cuelab check --display".into(),
+        labels: Labels::defaults(),
+        clock: MonotonicClock::start_now(),
+        stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        nominal_hz: super::run::REFRESH_HZ,
+    };
+    let result = cuelab_ui::run(options, |window: Window| -> anyhow::Result<DisplayReport> {
+        let mut display = window.display;
+        let calibration = display.calibrate(CALIBRATION_FLIPS, super::run::REFRESH_HZ)?;
+        let open = |p: &std::path::Path| ClipDecoder::open(p, &DecodeConfig::default());
+        let mut decoder = clip.map(open).transpose()?;
+        let mut flips = Vec::with_capacity(n);
+        for _ in 0..n {
+            let frame = match (&mut decoder, clip) {
+                (Some(d), Some(path)) => match d.next_frame()? {
+                    Some(f) => Some(f),
+                    None => {
+                        // Loop the clip.
+                        let mut fresh = open(path)?;
+                        let f = fresh.next_frame()?;
+                        *d = fresh;
+                        f
+                    }
+                },
+                _ => None,
+            };
+            flips.push(display.present(frame.as_ref())?);
+            if let (Some(d), Some(f)) = (&mut decoder, frame) {
+                d.recycle(f);
+            }
+        }
+        Ok(DisplayReport {
+            refresh: display.refresh(),
+            calibration,
+            flips: cuelab_ui::FlipStats {
+                intervals_ms: flips
+                    .windows(2)
+                    .map(|w| (w[1] - w[0]).as_millis_f64())
+                    .collect(),
+            },
+            clip: clip.map(std::path::Path::to_path_buf),
+        })
+    });
+    match result {
+        Ok(report) => report,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn experimenter_commands_parse() {
+        assert_eq!(parse_command(" p "), Some(Command::Pause));
+        assert_eq!(parse_command("resume"), Some(Command::Resume));
+        assert_eq!(
+            parse_command("b  looked away "),
+            Some(Command::MarkBad("looked away".into()))
+        );
+        assert_eq!(
+            parse_command("bad"),
+            Some(Command::MarkBad("marked bad by the experimenter".into()))
+        );
+        assert_eq!(parse_command("x"), Some(Command::Unknown));
+        assert_eq!(parse_command("  "), None);
+    }
 }
