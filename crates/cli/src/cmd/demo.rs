@@ -1,12 +1,17 @@
-//! `cuelab demo`: first contact. The bundled time-perception study is validated, planned for N
-//! simulated participants (counterbalancing checked), run through the one session runner on
-//! virtual devices (`cuelab simulate`: virtual audio device + virtual 60 Hz display on one
+//! `cuelab demo`: first contact. Each of the four bundled studies (time perception, congruence,
+//! emotion attribution, memory bias) is validated, planned for N simulated participants
+//! (counterbalancing checked), run through the one session runner on virtual devices
+//! (`cuelab simulate`'s `simulate_sessions`: virtual audio device + virtual 60 Hz display on one
 //! virtual clock, so no sound card and no display are needed), exported (`cuelab export`: tidy
-//! tables, psych-DS, BIDS), and analysed; the bundled real MusicTime data is analysed into the
-//! same folder.
+//! tables, psych-DS, BIDS) and analysed with its plan; the bundled real MusicTime data is
+//! analysed into the same folder, and `OUT/index.html` links the five reports.
 //!
-//! Only the wiring lives here: no loop of its own.
+//! Only the wiring lives here: no loop of its own. The one piece of data handling is the
+//! memory-bias study's recognition table, which joins the exported old/new answers with the
+//! protocol's recognition file (which details were old, which fit the music's mood), because the
+//! analysis reads one table.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -30,13 +35,69 @@ macro_rules! say {
 }
 use crate::protocol_files::load_or_invalid;
 
-/// The bundled study, relative to the repository root.
-const PROTOCOL: &str = "protocols/time-perception.toml";
+/// One bundled study and how the demo analyses it.
+struct Study {
+    /// The protocol, relative to the repository root.
+    protocol: &'static str,
+    /// The folder under OUT.
+    key: &'static str,
+    /// What the study asks, for the index.
+    title: &'static str,
+    /// The published effect the simulated participants mirror.
+    effect: &'static str,
+    /// The analysis plan (its data path is replaced by the exported table's).
+    plan: &'static str,
+    /// The data file the plan names, replaced by the real path.
+    placeholder: &'static str,
+    /// The factor whose ANOVA and pairwise comparisons the summary prints.
+    factor: &'static str,
+}
+
+const STUDIES: [Study; 4] = [
+    Study {
+        protocol: "protocols/time-perception.toml",
+        key: "time-perception",
+        title: "Film music and perceived duration",
+        effect: "arousing music lengthens, relaxing and sad music shorten verbal estimates and reproductions (Droit-Volet et al. 2013; Ansani et al. 2021)",
+        plan: include_str!("demo_analysis.toml"),
+        placeholder: "trials.csv",
+        factor: "music",
+    },
+    Study {
+        protocol: "protocols/congruence.toml",
+        key: "congruence",
+        title: "Music and the meaning of animated shapes",
+        effect: "music fits the animation that shares its character (a music x clip interaction in fit) and colours the shapes' rated activity and mood (Marshall & Cohen 1988)",
+        plan: include_str!("demo_congruence.toml"),
+        placeholder: "trials.csv",
+        factor: "music",
+    },
+    Study {
+        protocol: "protocols/emotion-attribution.toml",
+        key: "emotion-attribution",
+        title: "Music and the emotions read into a scene",
+        effect: "the music's valence moves the valence attributed to the scene; continuous ratings follow a change in the music with a lag (Tan et al. 2007; Hoeckner et al. 2011)",
+        plan: include_str!("demo_emotion.toml"),
+        placeholder: "trials.csv",
+        factor: "music",
+    },
+    Study {
+        protocol: "protocols/memory-bias.toml",
+        key: "memory-bias",
+        title: "Film music and memory for scenes",
+        effect: "details that fit the music's mood but were not in the scene are falsely recognised more often (Boltz 2001)",
+        plan: include_str!("demo_memory.toml"),
+        placeholder: "recognition.csv",
+        factor: "detail",
+    },
+];
+
 /// The bundled real dataset's plan.
 const MUSICTIME: &str = "analysis/musictime.toml";
-/// The analysis of the simulated study (written beside the data as `analysis.toml`).
-const PLAN: &str = include_str!("demo_analysis.toml");
-/// The most simulated participants the demo runs.
+/// The fewest simulated participants the demo runs per study: one counterbalancing cycle of
+/// every bundled study, and enough for the emotion study's mixed ANOVA (2 groups).
+const MIN_PARTICIPANTS: u64 = 4;
+/// The most simulated participants the demo runs per study.
 const MAX_PARTICIPANTS: u64 = 1000;
 /// The simulated answers' seed.
 const SEED: u64 = 20_261_129;
@@ -46,45 +107,106 @@ pub struct Args {
     /// Output folder; refused if it exists and is not empty (unless --force).
     #[arg(long, default_value = "cuelab-demo")]
     out: PathBuf,
-    /// Simulated participants (4 make one Latin-square cycle).
-    #[arg(long, default_value_t = 24)]
+    /// Simulated participants per study (4 make one counterbalancing cycle of every study).
+    #[arg(long, default_value_t = 12)]
     participants: u64,
     /// Write into an existing non-empty folder, replacing the demo's files in it.
     #[arg(long)]
     force: bool,
 }
 
+/// What one study's run gave, for the summary and the index.
+struct Done {
+    outcome: Outcome,
+    report: PathBuf,
+    sessions: usize,
+    trials: usize,
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    if args.participants == 0 || args.participants > MAX_PARTICIPANTS {
+    if !(MIN_PARTICIPANTS..=MAX_PARTICIPANTS).contains(&args.participants) {
         return Err(invalid(format!(
-            "--participants must be from 1 to {MAX_PARTICIPANTS}"
+            "--participants must be from {MIN_PARTICIPANTS} to {MAX_PARTICIPANTS}"
         )));
     }
     let root = bundled_root()?;
     // Refuse before doing anything, so a refused run leaves the folder untouched.
     prepare_out(&args.out, args.force)?;
     let out = &args.out;
+    let model = Model::default();
+
+    let mut done = Vec::new();
+    for study in &STUDIES {
+        done.push(run_study(study, &root, out, args.participants, &model)?);
+    }
+    let mt_dir = out.join("musictime");
+    let mt_outcome = run_plan_file(&root.join(MUSICTIME), &mt_dir, &Formats::all())
+        .context("analysing the bundled MusicTime data")?;
+
+    let readme = readme(&args, &model);
+    cuelab_session::durable::write_durably(&out.join("README.md"), readme.as_bytes())?;
+    let index = out.join("index.html");
+    let html = index_html(&args, &done, &mt_outcome);
+    cuelab_session::durable::write_durably(&index, html.as_bytes())?;
+
+    // Summary.
+    say!("");
+    for (study, d) in STUDIES.iter().zip(&done) {
+        print_summary(
+            &format!("simulated {} ({})", study.key, study.title),
+            &d.outcome,
+            study.factor,
+        )?;
+        if study.key == "time-perception" {
+            print_cells(&d.outcome)?;
+            print_lmm(&d.outcome, &model.time)?;
+        }
+    }
+    print_summary("MusicTime (real data)", &mt_outcome, "Music")?;
+    say!("");
+    say!("reports    {}", index.display());
+    for d in &done {
+        say!("           {}", d.report.display());
+    }
+    say!("           {}", mt_dir.join("report.html").display());
+    say!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates, plans, simulates, exports and analyses one study into `OUT/<key>/`.
+fn run_study(
+    study: &Study,
+    root: &Path,
+    out: &Path,
+    n: u64,
+    model: &Model,
+) -> anyhow::Result<Done> {
+    let dir = out.join(study.key);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
 
     // 1. Validate the bundled protocol, stimuli included.
-    let protocol_path = root.join(PROTOCOL);
+    let protocol_path = root.join(study.protocol);
     let protocol = load_or_invalid(&protocol_path)?;
     let protocol_dir = protocol_path.parent().unwrap_or(Path::new("."));
     let stimuli = crate::stimuli::check(&protocol, protocol_dir).map_err(|diags| {
         for d in &diags {
             eprintln!("{d}");
         }
-        invalid("the bundled protocol's stimuli do not decode")
+        invalid(format!(
+            "the bundled protocol `{}`'s stimuli do not decode",
+            study.protocol
+        ))
     })?;
     say!(
-        "validated  {PROTOCOL}: {} clips, {} soundtracks checked, {} steps per trial",
+        "validated  {}: {} clips, {} soundtracks checked, {} steps per trial",
+        study.protocol,
         protocol.clips().len(),
-        stimuli.len() - protocol.clips().len(),
+        stimuli.reports.len() - protocol.clips().len(),
         protocol.procedure().len()
     );
 
     // 2. Plan and check the counterbalancing.
-    let n = args.participants;
     let cycle = cuelab_protocol::cycle_length(&protocol);
     let cb = cuelab_protocol::counterbalance(&protocol, n).context("counterbalancing")?;
     let min = cb.cells.iter().map(|c| c.count).min().unwrap_or(0);
@@ -101,8 +223,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     // 3. Simulate through the runner on virtual devices; 4. export.
-    let model = Model::default();
-    let data_dir = out.join("data");
+    let data_dir = dir.join("data");
     if data_dir.exists() {
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("replacing {}", data_dir.display()))?;
@@ -112,11 +233,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &protocol_path,
         n,
         SEED,
-        &model,
+        model,
         &data_dir,
         crate::cmd::simulate::default_jobs(),
     )?;
-    let export_dir = out.join("export");
+    let export_dir = dir.join("export");
     let summary = cuelab_export::export(
         std::slice::from_ref(&data_dir),
         &export_dir,
@@ -124,75 +245,134 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )
     .context("exporting the simulated sessions")?;
     say!(
-        "simulated  {} sessions through the session runner on a virtual 60 Hz display + virtual audio device in {:.1} s ({:.0} sessions/s), seed {SEED}: {} trials",
+        "simulated  {} sessions through the session runner on a virtual 60 Hz display + virtual audio device in {:.1} s, seed {SEED}: {} trials, exported to {} (SIMULATED: column `simulated` = TRUE)",
         sim.sessions,
         sim.seconds,
-        sim.sessions as f64 / sim.seconds.max(1e-9),
-        summary.trials
-    );
-    let trials_csv = export_dir.join("data").join(format!(
-        "experiment-{}_table-trials_data.csv",
-        keyword(&protocol.experiment().id)
-    ));
-    say!(
-        "exported   {} (SIMULATED: column `simulated` = TRUE), psych-DS + BIDS in {}",
-        trials_csv.display(),
+        summary.trials,
         export_dir.display()
     );
-
-    // 5. Analyse the simulated study and the bundled real data.
-    let plan_text = PLAN.replace(
-        "trials.csv",
-        &format!(
-            "export/data/{}",
-            trials_csv.file_name().unwrap_or_default().to_string_lossy()
-        ),
-    );
-    let plan_path = out.join("analysis.toml");
-    cuelab_session::durable::write_durably(&plan_path, plan_text.as_bytes())?;
-    let readme = readme(&args, &protocol, &model);
-    cuelab_session::durable::write_durably(&out.join("README.md"), readme.as_bytes())?;
-    let plan = Plan::parse(&plan_text, &plan_path).context("the demo's analysis plan")?;
-    let sim_dir = out.join("time-perception");
-    let sim_outcome = run_plan(&plan, &plan_path, None, Some(&sim_dir), &Formats::all())
-        .context("analysing the simulated study")?;
-    let mt_dir = out.join("musictime");
-    let mt_outcome = run_plan_file(&root.join(MUSICTIME), &mt_dir, &Formats::all())
-        .context("analysing the bundled MusicTime data")?;
-
-    // 6. Summary.
-    say!("");
-    print_summary("simulated time perception", &sim_outcome, "music")?;
-    print_cells(&sim_outcome)?;
-    print_lmm(&sim_outcome, &model.time)?;
-    print_summary("MusicTime (real data)", &mt_outcome, "Music")?;
     print_av_timing(&data_dir, clip_offset_ms(&protocol))?;
-    say!(
-        "report     {}\n           {}",
-        sim_dir.join("report.html").display(),
-        mt_dir.join("report.html").display()
+
+    // 5. Analyse.
+    let data_file = if study.placeholder == "recognition.csv" {
+        let table = recognition_table(&protocol, &data_dir)?;
+        cuelab_session::durable::write_durably(&dir.join("recognition.csv"), table.as_bytes())?;
+        "recognition.csv".to_string()
+    } else {
+        format!(
+            "export/data/experiment-{}_table-trials_data.csv",
+            keyword(&protocol.experiment().id)
+        )
+    };
+    let plan_text = study.plan.replace(
+        &format!("path = \"{}\"", study.placeholder),
+        &format!("path = \"{data_file}\""),
     );
-    say!("done in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(ExitCode::SUCCESS)
+    let plan_path = dir.join("analysis.toml");
+    cuelab_session::durable::write_durably(&plan_path, plan_text.as_bytes())?;
+    let plan = Plan::parse(&plan_text, &plan_path)
+        .with_context(|| format!("the demo's analysis plan for {}", study.key))?;
+    let report_dir = dir.join("report");
+    let outcome = run_plan(&plan, &plan_path, None, Some(&report_dir), &Formats::all())
+        .with_context(|| format!("analysing the simulated {} study", study.key))?;
+    Ok(Done {
+        outcome,
+        report: report_dir.join("report.html"),
+        sessions: sim.sessions,
+        trials: summary.trials,
+    })
 }
 
 fn keyword(s: &str) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
-/// The repository holding the bundled study: the current folder if it has one, else the
+/// The memory-bias study's answers as one table: a row per old/new answer in a test trial,
+/// with the trial's clip and mood, whether the detail was old and whether it fits the music's
+/// mood (`congruent`, `incongruent`, or `none` for a scene shown without music), and
+/// `said_old` (1 = "old").
+fn recognition_table(protocol: &Protocol, data_dir: &Path) -> anyhow::Result<String> {
+    let items: Vec<_> = protocol
+        .procedure()
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Recognition { items, .. } => Some(items),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let sessions = cuelab_export::collect(&[data_dir.to_path_buf()])?;
+    let tables = cuelab_export::build(&sessions);
+    let text = |v: &Value| match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+    };
+    // (participant, trial index) -> (clip, soundtrack, mood) of test trials.
+    let t = &tables.trials;
+    let mut trials = std::collections::BTreeMap::new();
+    for i in 0..t.len() {
+        if *t.get(i, "practice") == Value::Bool(true) {
+            continue;
+        }
+        trials.insert(
+            (text(t.get(i, "participant")), text(t.get(i, "trial_index"))),
+            (
+                text(t.get(i, "clip")),
+                text(t.get(i, "soundtrack")),
+                text(t.get(i, "mood")),
+            ),
+        );
+    }
+    let mut csv = String::from("participant,trial_index,clip,mood,old,detail,said_old\n");
+    let r = &tables.responses;
+    for i in 0..r.len() {
+        if text(r.get(i, "kind")) != "recognition" {
+            continue;
+        }
+        let key = (text(r.get(i, "participant")), text(r.get(i, "trial_index")));
+        let Some((clip, soundtrack, mood)) = trials.get(&key) else {
+            continue;
+        };
+        let item = text(r.get(i, "item"));
+        let Some(row) = items.iter().find(|x| x.clip == *clip && x.item == item) else {
+            continue;
+        };
+        let detail = match (soundtrack.is_empty(), row.congruent) {
+            (true, _) | (false, None) => "none",
+            (false, Some(true)) => "congruent",
+            (false, Some(false)) => "incongruent",
+        };
+        let said_old = match r.get(i, "value") {
+            Value::Float(v) => *v,
+            Value::Int(v) => *v as f64,
+            _ => continue,
+        };
+        writeln!(
+            csv,
+            "{},{},{clip},{mood},{},{detail},{said_old}",
+            key.0, key.1, row.old
+        )?;
+    }
+    Ok(csv)
+}
+
+/// The repository holding the bundled studies: the current folder if it has them, else the
 /// source tree this binary was built from.
 fn bundled_root() -> anyhow::Result<PathBuf> {
+    let first = STUDIES[0].protocol;
     let here = PathBuf::from(".");
-    if here.join(PROTOCOL).is_file() {
+    if here.join(first).is_file() {
         return Ok(here);
     }
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if built.join(PROTOCOL).is_file() {
+    if built.join(first).is_file() {
         return Ok(built);
     }
     Err(invalid(format!(
-        "cannot find the bundled study `{PROTOCOL}`: run `cuelab demo` from the cuelab repository"
+        "cannot find the bundled study `{first}`: run `cuelab demo` from the cuelab repository"
     )))
 }
 
@@ -229,27 +409,109 @@ fn clip_offset_ms(protocol: &Protocol) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn readme(args: &Args, protocol: &Protocol, model: &Model) -> String {
+fn readme(args: &Args, model: &Model) -> String {
+    let mut studies = String::new();
+    for s in &STUDIES {
+        let _ = writeln!(
+            studies,
+            "- `{key}/`: `{protocol}` — journals in `data/`, tidy tables in `export/` (CSV in\n  \
+             `export/data/`, Parquet in `export/parquet/`, psych-DS, BIDS in `export/bids/`),\n  \
+             `analysis.toml` (rerun with `cuelab analyze {key}/analysis.toml --out DIR`) and its\n  \
+             results in `report/`. Mirrors: {effect}.",
+            key = s.key,
+            protocol = s.protocol,
+            effect = s.effect,
+        );
+    }
     format!(
         "# SIMULATED DATA — not real participants\n\n\
          Written by `cuelab demo --out {out} --participants {n}` (cuelab {version}).\n\n\
-         - Study: `{PROTOCOL}` (`{id}` {pversion}, SHA-256 `{sha}`), simulated answers seed {SEED}.\n\
-         - {n} simulated participants (S001..), session 1, each run through the session runner\n  \
-           (`cuelab_session::run`) on a virtual audio device and a virtual 60 Hz display sharing\n  \
-           a virtual clock: the same code path as `cuelab run`, journaled in `data/`.\n\
-         - `export/`: tidy tables (CSV in `export/data/`, Parquet in `export/parquet/`), psych-DS\n  \
-           `dataset_description.json` and `codebook.csv`, a BIDS dataset in `export/bids/`. Every row\n  \
-           has `simulated = TRUE`.\n\
-         - `analysis.toml` (rerun with `cuelab analyze analysis.toml --out DIR`),\n  \
-           `time-perception/` (its results and `report.html`), `musictime/` (the bundled real\n  \
-           MusicTime data analysed with `{MUSICTIME}`).\n\n\
-         Model parameters:\n\n```text\n{model:#?}\n```\n",
+         {n} simulated participants per study (S001..), session 1, simulated answers seed {SEED},\n\
+         each run through the session runner (`cuelab_session::run`) on a virtual audio device and a\n\
+         virtual 60 Hz display sharing a virtual clock: the same code path as `cuelab run`. Every\n\
+         exported row has `simulated = TRUE`. `index.html` links the reports.\n\n\
+         {studies}\
+         - `musictime/`: the bundled real MusicTime data analysed with `{MUSICTIME}`.\n\
+         - `memory-bias/recognition.csv`: the exported old/new answers joined with the protocol's\n  \
+           recognition file (`old`, `detail` = congruent / incongruent / none), as analysed.\n\n\
+         Model parameters (the default model):\n\n```text\n{model:#?}\n```\n",
         out = args.out.display(),
         n = args.participants,
         version = env!("CARGO_PKG_VERSION"),
-        id = protocol.experiment().id,
-        pversion = protocol.experiment().version,
-        sha = protocol.sha256(),
+    )
+}
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The main result line of an outcome: the ANOVA effect of `factor` (or its interaction) as
+/// reported.
+fn headline(outcome: &Outcome, factor: &str) -> String {
+    let mut lines = Vec::new();
+    for (name, anova) in outcome.results.anova.iter() {
+        for (effect, e) in anova.effects.iter() {
+            if effect.contains(factor) {
+                lines.push(esc(&format!(
+                    "ANOVA {name}: {effect} F({}, {}) = {:.2}, p {}, η²G = {:.3}",
+                    e.df_num,
+                    e.df_den,
+                    e.f,
+                    fmt_p(e.p),
+                    e.ges
+                )));
+            }
+        }
+    }
+    lines.join("<br>")
+}
+
+/// `OUT/index.html`: one page linking every report, with each study's headline result.
+fn index_html(args: &Args, done: &[Done], musictime: &Outcome) -> String {
+    let mut rows = String::new();
+    for (s, d) in STUDIES.iter().zip(done) {
+        let _ = writeln!(
+            rows,
+            "<tr><td><a href=\"{key}/report/report.html\">{title}</a><br><code>{protocol}</code></td>\
+             <td>{effect}</td><td>{sessions} sessions, {trials} trials</td><td>{head}</td></tr>",
+            key = s.key,
+            title = esc(s.title),
+            protocol = s.protocol,
+            effect = esc(s.effect),
+            sessions = d.sessions,
+            trials = d.trials,
+            head = headline(&d.outcome, s.factor),
+        );
+    }
+    let _ = writeln!(
+        rows,
+        "<tr><td><a href=\"musictime/report.html\">MusicTime (real data)</a><br><code>{MUSICTIME}</code></td>\
+         <td>produced duration of 45 s with upbeat, calm or no music (Stat2Data; 20 participants)</td>\
+         <td>{} rows</td><td>{}</td></tr>",
+        musictime.results.n_rows,
+        headline(musictime, "Music")
+    );
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>cuelab demo</title><style>\
+         body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}}\
+         table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.5em;vertical-align:top;text-align:left}}\
+         th{{background:#f3f3f3}}.sim{{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em}}\
+         </style></head><body>\n<h1>cuelab demo</h1>\n\
+         <p class=\"sim\"><strong>SIMULATED DATA</strong> for the four bundled studies: {n} simulated \
+         participants each, run through the session runner on virtual devices (seed {SEED}); \
+         MusicTime is real data.</p>\n\
+         <p>Written by <code>cuelab demo --out {out} --participants {n}</code> (cuelab {version}). \
+         See <code>README.md</code> beside this page.</p>\n\
+         <table><tr><th>Study and report</th><th>Effect the simulated participants mirror</th>\
+         <th>Data</th><th>Result</th></tr>\n{rows}</table>\n</body></html>\n",
+        n = args.participants,
+        out = esc(&args.out.display().to_string()),
+        version = env!("CARGO_PKG_VERSION"),
     )
 }
 
@@ -299,15 +561,17 @@ fn print_summary(label: &str, outcome: &Outcome, factor: &str) -> std::io::Resul
         r.n_subjects
     );
     for (name, anova) in r.anova.iter() {
-        if let Some(e) = anova.effects.get(factor) {
-            say!(
-                "  ANOVA `{name}`: {factor} F({}, {}) = {:.2}, p {}, ges = {:.3}",
-                e.df_num,
-                e.df_den,
-                e.f,
-                fmt_p(e.p),
-                e.ges
-            );
+        for (effect, e) in anova.effects.iter() {
+            if effect.contains(factor) {
+                say!(
+                    "  ANOVA `{name}`: {effect} F({}, {}) = {:.2}, p {}, ges = {:.3}",
+                    e.df_num,
+                    e.df_den,
+                    e.f,
+                    fmt_p(e.p),
+                    e.ges
+                );
+            }
         }
     }
     if let Some(pw) = r.pairwise.get(factor) {
