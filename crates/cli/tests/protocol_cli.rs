@@ -171,7 +171,8 @@ fn plan_formats_and_bad_participant() {
         text.starts_with("index,block,practice,break_before,clip,soundtrack,music\n"),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 1 + 2 * 3 * 2);
+    // A header, one practice trial, then 3 clips x 4 soundtracks.
+    assert_eq!(text.lines().count(), 1 + 1 + 3 * 4);
 
     let bad = cuelab(&["plan", "protocols/congruence.toml", "--participant", "anna"]);
     assert_eq!(bad.status.code(), Some(2));
