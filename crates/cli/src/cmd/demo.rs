@@ -108,7 +108,7 @@ pub struct Args {
     #[arg(long, default_value = "cuelab-demo")]
     out: PathBuf,
     /// Simulated participants per study (4 make one counterbalancing cycle of every study).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 24)]
     participants: u64,
     /// Write into an existing non-empty folder, replacing the demo's files in it.
     #[arg(long)]
