@@ -6,14 +6,51 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
+use cuelab_playback::decode::{DecodeOptions, decode_file};
+use cuelab_playback::loudness::{gain_to_target_db, integrated_lufs};
 use cuelab_playback::rig::{ClipSpec, SoundSpec, StimulusSet};
 use cuelab_protocol::{Protocol, TrialPlan};
 use cuelab_session::Status;
 use cuelab_session::store::SessionMeta;
 use sha2::{Digest, Sha256};
 
-/// The protocol's clips and soundtracks as paths under `dir` (the protocol's folder).
-pub fn stimulus_set(protocol: &Protocol, dir: &Path) -> StimulusSet {
+/// The protocol's clips and soundtracks as paths under `dir` (the protocol's folder). With
+/// `[stimuli] normalize_lufs`, each soundtrack's gain includes the gain that brings it to that
+/// loudness (measured here by decoding it once), so it plays as `cuelab validate` reports.
+pub fn stimulus_set(protocol: &Protocol, dir: &Path) -> anyhow::Result<StimulusSet> {
+    let mut set = plain_stimulus_set(protocol, dir);
+    if let Some(target) = protocol.normalize_lufs() {
+        for s in &mut set.soundtracks {
+            let mut options = DecodeOptions::at_rate(48_000);
+            options.gain_db = s.gain_db as f32;
+            let sound = decode_file(&s.path, &options, &mut |_| {})
+                .with_context(|| format!("decoding soundtrack `{}`", s.id))?;
+            if let Some(lufs) = integrated_lufs(&sound)
+                .with_context(|| format!("measuring the loudness of soundtrack `{}`", s.id))?
+            {
+                s.gain_db += gain_to_target_db(lufs - s.gain_db, target);
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// The gain loudness normalization adds to each soundtrack's `gain_db`, dB (empty without
+/// `normalize_lufs`): what `session.json` records.
+pub fn normalization_gains(protocol: &Protocol, set: &StimulusSet) -> BTreeMap<String, f64> {
+    if protocol.normalize_lufs().is_none() {
+        return BTreeMap::new();
+    }
+    set.soundtracks
+        .iter()
+        .filter_map(|s| {
+            let declared = protocol.soundtrack(&s.id)?.gain_db;
+            Some((s.id.clone(), s.gain_db - declared))
+        })
+        .collect()
+}
+
+fn plain_stimulus_set(protocol: &Protocol, dir: &Path) -> StimulusSet {
     StimulusSet {
         clips: protocol
             .clips()

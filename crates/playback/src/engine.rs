@@ -700,32 +700,54 @@ fn mix_voice(
     let len = voice.sound.frames().0;
     let first = (voice.start - buf_start).max(0);
     let stop_end = voice.stop_at.saturating_add(voice.fade_frames);
-    for j in first..n_frames {
-        let abs = buf_start + j;
-        let src = abs - voice.start;
-        if abs >= stop_end {
-            return Some((abs, true));
+    // The frames of this buffer the voice plays (relative to the buffer): from `first` to the
+    // sound's end, the fade's end or the buffer's end, whichever comes first.
+    let end_abs = (buf_start + n_frames)
+        .min(voice.start.saturating_add(len))
+        .min(stop_end);
+    let last = (end_abs - buf_start).max(first);
+    // Before `stop_at` the gain is constant: mix that span in one pass; the fade frame by frame.
+    let fade_from = voice.stop_at.saturating_sub(buf_start).clamp(first, last);
+    let src0 = (buf_start + first - voice.start) as usize;
+    let span = (fade_from - first) as usize;
+    let out_span = &mut out[first as usize * channels..fade_from as usize * channels];
+    let g = voice.gain;
+    if src_channels == channels {
+        let src = &samples[src0 * channels..(src0 + span) * channels];
+        for (o, s) in out_span.iter_mut().zip(src) {
+            *o += s * g;
         }
-        if src >= len {
-            return Some((abs, false));
-        }
-        let mut g = voice.gain;
-        if abs >= voice.stop_at {
-            let k = abs - voice.stop_at;
-            g *= 1.0 - (k as f32 + 1.0) / (voice.fade_frames as f32 + 1.0);
-        }
-        let frame_out = &mut out[j as usize * channels..(j as usize + 1) * channels];
-        let base = src as usize * src_channels;
-        if src_channels == 1 {
-            let s = samples[base] * g;
-            for o in frame_out.iter_mut() {
-                *o += s;
+    } else if src_channels == 1 {
+        let src = &samples[src0..src0 + span];
+        for (frame_out, s) in out_span.chunks_exact_mut(channels).zip(src) {
+            let v = s * g;
+            for o in frame_out {
+                *o += v;
             }
-        } else {
+        }
+    } else {
+        for (k, frame_out) in out_span.chunks_exact_mut(channels).enumerate() {
+            let base = (src0 + k) * src_channels;
             for (c, o) in frame_out.iter_mut().enumerate() {
                 *o += samples[base + c % src_channels] * g;
             }
         }
+    }
+    for j in fade_from..last {
+        let abs = buf_start + j;
+        let src = (abs - voice.start) as usize;
+        let k = abs - voice.stop_at;
+        let g = voice.gain * (1.0 - (k as f32 + 1.0) / (voice.fade_frames as f32 + 1.0));
+        let frame_out = &mut out[j as usize * channels..(j as usize + 1) * channels];
+        let base = src * src_channels;
+        for (c, o) in frame_out.iter_mut().enumerate() {
+            *o += samples[base + c % src_channels] * g;
+        }
+    }
+    if last < n_frames {
+        // The voice ended inside this buffer: stopped (its fade is over) or played out.
+        let abs = buf_start + last;
+        return Some((abs, abs >= stop_end));
     }
     let end_in_buffer = buf_start + n_frames;
     if end_in_buffer >= stop_end {

@@ -298,9 +298,12 @@ pub struct VirtualRigConfig {
 }
 
 impl Default for VirtualRigConfig {
+    /// 1024-frame buffers: onsets are sample-exact at any buffer size (the engine places a
+    /// start inside a buffer), and a virtual device gains nothing from small ones but renders
+    /// four times as many.
     fn default() -> Self {
         Self {
-            buffer_frames: 256,
+            buffer_frames: 1024,
             refresh_hz: 60,
             lead: SessionTime::from_millis(100),
         }

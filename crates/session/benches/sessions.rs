@@ -115,7 +115,6 @@ fn bench(c: &mut Criterion) {
                 let path = dir.path().join(format!("j{k}.jsonl"));
                 let mut j = FileJournal::create(&path, Durability::Flush).unwrap();
                 session(&p, &stimuli, k % 1000 + 1, &mut j);
-                j.sync().unwrap();
             })
         });
         g.finish();

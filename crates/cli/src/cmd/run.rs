@@ -253,10 +253,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // Stimuli are loaded before the session opens: a stimulus that fails is found before
     // anything is written.
-    let stimuli = Arc::new(
-        Stimuli::load(&sessions::stimulus_set(&protocol, &dir), RATE, true)
-            .context("loading the stimuli")?,
-    );
+    let set = sessions::stimulus_set(&protocol, &dir)?;
+    meta.loudness_gain_db = sessions::normalization_gains(&protocol, &set);
+    let stimuli = Arc::new(Stimuli::load(&set, RATE, true).context("loading the stimuli")?);
     // The real session clock starts here, before the journal's first line, so that line can map
     // session time zero to CLOCK_MONOTONIC (`monotonic_ns`) for offline alignment.
     let real_clock = (args.clock == ClockKind::Monotonic).then(MonotonicClock::start_now);

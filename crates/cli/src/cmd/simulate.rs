@@ -72,14 +72,19 @@ pub fn simulate_sessions(
         .parent()
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    let stimuli = Arc::new(
-        Stimuli::load(&sessions::stimulus_set(protocol, &dir), RATE, true)
-            .context("loading the stimuli")?,
-    );
+    let set = sessions::stimulus_set(protocol, &dir)?;
+    let gains = sessions::normalization_gains(protocol, &set);
+    let stimuli = Arc::new(Stimuli::load(&set, RATE, true).context("loading the stimuli")?);
     let hashes = sessions::stimulus_hashes(protocol, &dir)?;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let next = AtomicUsize::new(1);
+    // A progress bar on stderr (hidden when stderr is not a terminal).
+    let bar = indicatif::ProgressBar::new(n);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("simulating {pos}/{len} sessions {wide_bar} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let simulator = Simulator::new(protocol, model.clone(), seed);
     let controls = Controls::default();
     let jobs = jobs.clamp(1, MAX_JOBS);
@@ -99,6 +104,7 @@ pub fn simulate_sessions(
                         let mut meta =
                             sessions::meta(protocol, protocol_path, &plan, hashes.clone());
                         meta.simulated = true;
+                        meta.loudness_gain_db = gains.clone();
                         meta.simulation_seed = Some(seed);
                         meta.clock = "virtual".into();
                         meta.audio = Some(AudioInfo {
@@ -141,6 +147,7 @@ pub fn simulate_sessions(
                             cuelab_session::run(protocol, &plan, &progress, seams, &controls)
                                 .with_context(|| format!("simulating {label}"))?;
                         session.finish(outcome.status)?;
+                        bar.inc(1);
                     }
                 })
             })
@@ -151,6 +158,7 @@ pub fn simulate_sessions(
         }
         Ok(())
     });
+    bar.finish_and_clear();
     result?;
     Ok(Simulated {
         sessions: n as usize,
