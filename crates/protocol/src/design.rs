@@ -94,7 +94,19 @@ pub enum PlanError {
     /// The design yields no test trials.
     #[error("the design yields no trials")]
     Empty,
+    /// Checking every counterbalancing assignment would plan too many trials.
+    #[error(
+        "checking every counterbalancing assignment would plan {participants} participants × {trials} trials; the limit is {limit} planned trials"
+    )]
+    TooLarge {
+        participants: u64,
+        trials: u64,
+        limit: u64,
+    },
 }
+
+/// The most trials [`check_orderable`] plans (one participant per within-subject assignment).
+pub const MAX_CHECKED_TRIALS: u64 = 1_000_000;
 
 /// A trial before ordering.
 #[derive(Debug, Clone)]
@@ -826,10 +838,22 @@ pub fn counterbalance(p: &Protocol, n: u64) -> Result<Counterbalance, PlanError>
     })
 }
 
-/// Checks that every distinct assignment (rotation × group) can be ordered, so that an
-/// impossible design is found before any participant sits down.
+/// Checks that every distinct within-subject assignment (rotation × Williams row) can be
+/// ordered, so that an impossible design is found before any participant sits down. Groups are
+/// not checked separately: between-subject levels are never keys of an ordering constraint, so
+/// they do not change what can be ordered. Bounded by [`MAX_CHECKED_TRIALS`].
 pub fn check_orderable(p: &Protocol) -> Result<(), PlanError> {
-    for k in 1..=cycle_length(p) {
+    let participants = within_cycle(p);
+    let first = plan(p, &ParticipantId::parse("1").expect("a valid id"), 1)?;
+    let trials = first.trials.len() as u64;
+    if participants.saturating_mul(trials) > MAX_CHECKED_TRIALS {
+        return Err(PlanError::TooLarge {
+            participants,
+            trials,
+            limit: MAX_CHECKED_TRIALS,
+        });
+    }
+    for k in 2..=participants {
         let id = ParticipantId::parse(&k.to_string()).expect("a number is a valid id");
         plan(p, &id, 1)?;
     }

@@ -45,9 +45,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use design::{
-    Assignment, Carryover, Cell, Counterbalance, PlanError, PlannedTrial, TrialPlan,
-    check_orderable, counterbalance, cycle_length, n_groups, n_rotations, n_williams_rows, plan,
-    protocol_seed, williams,
+    Assignment, Carryover, Cell, Counterbalance, MAX_CHECKED_TRIALS, PlanError, PlannedTrial,
+    TrialPlan, check_orderable, counterbalance, cycle_length, n_groups, n_rotations,
+    n_williams_rows, plan, protocol_seed, williams,
 };
 pub use diag::{Diagnostic, Diagnostics};
 pub use model::Protocol;
@@ -175,10 +175,13 @@ pub fn load(name: &str, bytes: &[u8], files: &dyn Files) -> Result<Protocol, Dia
             .clone()
             .unwrap_or_else(|| design_span(text));
         let mut d = cx.map.diag(span, e.to_string());
-        d.help = Some(
-            "relax `max_run`/`min_distance`, add trials or repetitions, or change the blocks"
+        d.help = Some(match e {
+            PlanError::TooLarge { .. } => {
+                "use fewer trials, or fewer rotations or Williams rows per cycle".into()
+            }
+            _ => "relax `max_run`/`min_distance`, add trials or repetitions, or change the blocks"
                 .into(),
-        );
+        });
         return Err(Diagnostics(vec![d]));
     }
     Ok(protocol)
