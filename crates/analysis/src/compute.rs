@@ -55,8 +55,27 @@ pub struct Results {
     pub congruence: Named<CongruenceResult>,
     /// Time-perception measures by derived ratio column.
     pub timing: Named<TimingResult>,
+    /// Timing quality of the presentation, when the data has cuelab's timing columns.
+    pub timing_quality: Option<crate::quality::TimingQuality>,
+    /// Where the results come from: version, command, data file and its SHA-256, date.
+    pub provenance: Provenance,
     /// Things the reader should know (dropped subjects, skipped results).
     pub notes: Vec<String>,
+}
+
+/// Where the results come from.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Provenance {
+    /// The cuelab version that computed them.
+    pub cuelab_version: String,
+    /// The command line, when run from the CLI.
+    pub command: Option<String>,
+    /// The table read.
+    pub data_file: String,
+    /// SHA-256 of the table read (hex).
+    pub data_sha256: String,
+    /// When (UTC, RFC 3339).
+    pub date: String,
 }
 
 /// Per-cell descriptives of per-subject means.
@@ -415,7 +434,7 @@ fn describe_cells(
 }
 
 /// Level names of a row-major cell index.
-fn decode(
+pub(crate) fn decode(
     mut index: usize,
     factors: &[(String, usize)],
     levels: &BTreeMap<String, Vec<String>>,
@@ -839,6 +858,8 @@ pub fn compute(
         lmm,
         congruence,
         timing,
+        timing_quality: None,
+        provenance: Provenance::default(),
         notes,
     })
 }

@@ -43,6 +43,8 @@ pub struct Prepared {
     pub counts: Counts,
     /// Level order of every factor the plan uses (plan order, else sorted).
     pub levels: BTreeMap<String, Vec<String>>,
+    /// The table file read.
+    pub table: PathBuf,
 }
 
 /// Per-subject cell means in wide form, subjects in sorted order.
@@ -169,14 +171,38 @@ fn polars_type(t: ColumnType) -> DataType {
     }
 }
 
-/// Finds the table to read: the file itself, or `trials.parquet` / `trials.csv` in a cuelab
-/// export directory.
-fn resolve_table(path: &Path) -> Result<PathBuf, AnalysisError> {
+/// Finds the table to read: the file itself, or the trials table of a cuelab export directory
+/// (`trials.parquet` / `trials.csv`, `parquet/trials.parquet`, `data/*_table-trials_data.csv`;
+/// also under `export/` of a `cuelab simulate --out` folder).
+pub(crate) fn resolve_table(path: &Path) -> Result<PathBuf, AnalysisError> {
     if path.is_dir() {
-        for name in ["trials.parquet", "trials.csv"] {
+        for name in [
+            "trials.parquet",
+            "trials.csv",
+            "parquet/trials.parquet",
+            "export/parquet/trials.parquet",
+        ] {
             let candidate = path.join(name);
             if candidate.is_file() {
                 return Ok(candidate);
+            }
+        }
+        for dir in [path.join("data"), path.join("export/data")] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.ends_with("_table-trials_data.csv"))
+                })
+                .collect();
+            found.sort();
+            if let Some(first) = found.into_iter().next() {
+                return Ok(first);
             }
         }
         return Err(AnalysisError::Data(format!(
@@ -497,6 +523,7 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
         trials,
         counts,
         levels,
+        table,
     })
 }
 

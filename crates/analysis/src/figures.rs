@@ -120,11 +120,17 @@ fn clamp_to(v: f64, range: &std::ops::Range<f64>) -> f64 {
 fn draw_cell_means<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     points: &[MeanPoint],
+    individual: &[Vec<f64>],
     y_label: &str,
     title: &str,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let y = axis_range(points.iter().flat_map(|p| [p.lower, p.mean, p.upper]));
+    let y = axis_range(
+        points
+            .iter()
+            .flat_map(|p| [p.lower, p.mean, p.upper])
+            .chain(individual.iter().flatten().copied()),
+    );
     let n = points.len();
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
@@ -148,6 +154,29 @@ fn draw_cell_means<DB: DrawingBackend>(
         .y_desc(y_label)
         .label_style(("sans-serif", 14))
         .draw()?;
+    // Each participant's cell means, joined by a line across consecutive cells they have, a
+    // little left of the condition means so neither hides the other.
+    let grey = RGBColor(150, 150, 150);
+    for subject in individual {
+        let pts: Vec<(f64, f64)> = subject
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(i, &v)| (i as f64 - 0.12, clamp_to(v, &y)))
+            .collect();
+        for pair in pts.windows(2) {
+            if pair[1].0 - pair[0].0 < 1.5 {
+                chart.draw_series(LineSeries::new(
+                    pair.to_vec(),
+                    grey.mix(0.5).stroke_width(1),
+                ))?;
+            }
+        }
+        chart.draw_series(
+            pts.iter()
+                .map(|&p| Circle::new(p, 2, grey.mix(0.7).filled())),
+        )?;
+    }
     chart.draw_series(points.iter().enumerate().map(|(i, p)| {
         let c = |v: f64| clamp_to(v, &y);
         ErrorBar::new_vertical(
@@ -163,20 +192,90 @@ fn draw_cell_means<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Cell means with within-subject (Cousineau-Morey) confidence intervals.
+/// Cell means with within-subject (Cousineau-Morey) confidence intervals, beside each
+/// participant's cell means (`individual`: one value per point per participant, NaN where the
+/// participant has no such cell) joined by lines.
 pub fn cell_means(
     points: &[MeanPoint],
+    individual: &[Vec<f64>],
     y_label: &str,
     title: &str,
     out_dir: Option<&Path>,
 ) -> Result<Figure, AnalysisError> {
     both_backends!(
         "cell_means",
-        format!("{title}: cell means with within-subject (Cousineau-Morey) confidence intervals"),
+        format!(
+            "{title}: condition means (blue) with within-subject (Cousineau-Morey) 95% confidence \
+             intervals; grey points joined by lines are the {} participants' own cell means",
+            individual.len()
+        ),
         out_dir,
         draw_cell_means,
         points,
+        individual,
         y_label,
+        title
+    )
+}
+
+fn draw_histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    values: &[f64],
+    x_label: &str,
+    title: &str,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let x = axis_range(values.iter().copied());
+    // Identical values (a virtual clock's offsets are all 0) get a 2-unit axis around them.
+    let x = if x.end - x.start < 1e-6 {
+        let mid = (x.start + x.end) / 2.0;
+        (mid - 1.0)..(mid + 1.0)
+    } else {
+        x
+    };
+    let n_bins = 30usize;
+    let width = (x.end - x.start) / n_bins as f64;
+    let mut counts = vec![0usize; n_bins];
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        let b = (((v - x.start) / width).floor() as usize).min(n_bins - 1);
+        counts[b] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.08;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x.clone(), 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc("trials")
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
+        let x0 = x.start + i as f64 * width;
+        Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], BLUE.mix(0.6).filled())
+    }))?;
+    Ok(())
+}
+
+/// A histogram of per-trial values (the audio-video offsets of the timing-quality section).
+pub fn histogram(
+    name: &str,
+    values: &[f64],
+    x_label: &str,
+    title: &str,
+    caption: &str,
+    out_dir: Option<&Path>,
+) -> Result<Figure, AnalysisError> {
+    both_backends!(
+        name,
+        caption,
+        out_dir,
+        draw_histogram,
+        values,
+        x_label,
         title
     )
 }
@@ -356,7 +455,7 @@ mod tests {
         ];
         let dir = std::env::temp_dir().join(format!("cuelab-fig-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let fig = cell_means(&points, "TimeGuess", "t", Some(&dir)).unwrap();
+        let fig = cell_means(&points, &[], "TimeGuess", "t", Some(&dir)).unwrap();
         assert_eq!(fig.svg.matches("<circle").count(), 2, "one marker per cell");
         // plotters puts text content on its own line.
         assert!(fig.svg.contains("\ncontrol\n") && fig.svg.contains("\ncalm\n"));
@@ -393,8 +492,23 @@ mod tests {
                     upper: bad,
                 },
             ];
-            let fig = finishes(move || cell_means(&points, "y", "t", None).unwrap());
+            let fig = finishes(move || cell_means(&points, &[], "y", "t", None).unwrap());
             assert_eq!(fig.svg.matches("<circle").count(), 2, "{bad}");
+            // A participant's cell mean is drawn (clamped to the axis) when finite, else left out.
+            let points = vec![MeanPoint {
+                label: "a".into(),
+                mean: 1.0,
+                lower: 0.0,
+                upper: 2.0,
+            }];
+            let fig = finishes(move || {
+                cell_means(&points, &[vec![bad], vec![1.5]], "y", "t", None).unwrap()
+            });
+            assert_eq!(
+                fig.svg.matches("<circle").count(),
+                2 + usize::from(bad.is_finite()),
+                "{bad}"
+            );
             let series = vec![Ribbon {
                 label: "a".into(),
                 points: vec![

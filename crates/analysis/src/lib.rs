@@ -63,6 +63,10 @@
 //!   timing: { column: { column, cells: {...as descriptives}, vierordt: { subject: { n, slope, intercept, r_squared, cv } },
 //!                       mean_vierordt_slope, mean_cv } },
 //!   time_course: { value, time, conditions: { level: [ { t, n, mean, ci_lower, ci_upper } ] } } | null,
+//!   timing_quality: { n_trials, av_offset_mean, av_offset_sd, av_offset_min, av_offset_max,
+//!                     av_offset_abs_p95, frames_dropped, flagged,
+//!                     participants: { id: { n_trials, av_offset_mean, av_offset_abs_max, frames_dropped, flagged } } } | null,
+//!   provenance: { cuelab_version, command, data_file, data_sha256, date },
 //!   figures: [ name ], notes: [ text ] }
 //! ```
 
@@ -75,6 +79,7 @@ pub mod input;
 pub mod lmm;
 pub mod named;
 pub mod plan;
+pub mod quality;
 mod report;
 pub mod tables;
 pub mod timecourse;
@@ -175,6 +180,18 @@ pub fn run_plan(
     out_dir: Option<&Path>,
     formats: &Formats,
 ) -> Result<Outcome, AnalysisError> {
+    run_plan_for_command(plan, plan_path, data, out_dir, formats, "")
+}
+
+/// [`run_plan`] for a command line, which the provenance of the results records (empty: none).
+pub fn run_plan_for_command(
+    plan: &Plan,
+    plan_path: &Path,
+    data: Option<&Path>,
+    out_dir: Option<&Path>,
+    formats: &Formats,
+    command: &str,
+) -> Result<Outcome, AnalysisError> {
     let name = plan.name.clone().unwrap_or_else(|| {
         plan_path
             .file_stem()
@@ -197,6 +214,14 @@ pub fn run_plan(
     }
     let prepared = data::prepare(plan, &data_path)?;
     let mut results = compute::compute(plan, &name, &data_path.display().to_string(), &prepared)?;
+    results.timing_quality = quality::timing_quality(&prepared.table, &plan.design.subject)?;
+    results.provenance = compute::Provenance {
+        cuelab_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: (!command.is_empty()).then(|| command.to_string()),
+        data_file: prepared.table.display().to_string(),
+        data_sha256: sha256_file(&prepared.table)?,
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
     let time_course = match &plan.time_course {
         Some(spec) => Some(timecourse::compute(
             spec,
@@ -282,6 +307,27 @@ pub fn run_plan(
         json,
         files,
     })
+}
+
+/// SHA-256 of a file, in hex.
+fn sha256_file(path: &Path) -> Result<String, AnalysisError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let io = |source| AnalysisError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The output folder must be a folder (existing or not), and neither the data nor the plan.
@@ -700,6 +746,54 @@ mod tests {
         assert!(err.is_invalid_input(), "{msg}");
         assert!(msg.contains("d.csv:4:") && msg.contains("`r`"), "{msg}");
         assert!(msg.contains("`act` = 0"), "{msg}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn timing_quality_and_provenance_come_from_the_table_read() {
+        // Offsets 0, 2, -4, 6 (s1: 0, 2; s2: -4, 6, one flagged, 3 frames dropped) and a trial
+        // without an offset.
+        let text = "participant,m,y,av_offset_ms,frames_dropped,flagged\n\
+                    s1,a,1,0,0,FALSE\ns1,b,2,2,0,FALSE\ns2,a,3,-4,1,TRUE\ns2,b,4,6,2,FALSE\n\
+                    s2,b,5,,0,FALSE\n";
+        let path = write_csv("quality", text);
+        let plan = AdHocDesign {
+            dv: "y".into(),
+            subject: "participant".into(),
+            within: vec!["m".into()],
+            ..Default::default()
+        }
+        .to_plan(&path);
+        let o = run_plan_for_command(
+            &plan,
+            &path.with_file_name("p.toml"),
+            None,
+            None,
+            &Formats::none(),
+            "cuelab analyze x",
+        )
+        .unwrap();
+        let q = o.results.timing_quality.as_ref().unwrap();
+        assert_eq!(q.n_trials, 4);
+        assert_eq!(q.av_offset_mean, 1.0);
+        assert_eq!((q.av_offset_min, q.av_offset_max), (-4.0, 6.0));
+        // |offsets| sorted 0, 2, 4, 6: the type-7 95th percentile is 4 + 0.85 * 2.
+        assert!((q.av_offset_abs_p95 - 5.7).abs() < 1e-12);
+        assert_eq!((q.frames_dropped, q.flagged), (Some(3.0), Some(1)));
+        let s2 = q.participants.get("s2").unwrap();
+        assert_eq!((s2.n_trials, s2.av_offset_abs_max), (3, 6.0));
+        let p = &o.results.provenance;
+        assert_eq!(p.command.as_deref(), Some("cuelab analyze x"));
+        // sha256 of the file as written above, computed independently by `sha256sum`.
+        let expected = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout)[..64].to_string());
+        if let Ok(hex) = expected {
+            assert_eq!(p.data_sha256, hex);
+        }
+        assert_eq!(p.data_sha256.len(), 64);
+        assert!(p.date.ends_with('Z'), "{}", p.date);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 

@@ -173,6 +173,10 @@ pub fn label(column: &str) -> String {
         "r_squared" => "R²",
         "cv" => "CV",
         "W" => "Mauchly's W",
+        "av_offset_mean" => "Mean A/V offset (ms)",
+        "av_offset_abs_max" => "Largest |A/V offset| (ms)",
+        "frames_dropped" => "Frames dropped",
+        "flagged" => "Trials flagged",
         other => other,
     }
     .to_string()
@@ -609,6 +613,32 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 Value::Num(c.dz),
                 Value::Num(c.ci_lower),
                 Value::Num(c.ci_upper),
+            ]);
+        }
+        out.push(t);
+    }
+
+    if let Some(q) = &r.timing_quality {
+        let mut t = Table::new(
+            "timing_quality",
+            "Timing quality per participant (all trials as presented, before exclusions)",
+            &[
+                "subject",
+                "n",
+                "av_offset_mean",
+                "av_offset_abs_max",
+                "frames_dropped",
+                "flagged",
+            ],
+        );
+        for (s, p) in q.participants.iter() {
+            t.rows.push(vec![
+                Value::Text(s.to_string()),
+                Value::Int(p.n_trials),
+                Value::Num(p.av_offset_mean),
+                Value::Num(p.av_offset_abs_max),
+                Value::opt(p.frames_dropped),
+                p.flagged.map_or(Value::Empty, Value::Int),
             ]);
         }
         out.push(t);

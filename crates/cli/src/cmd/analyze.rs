@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cuelab_analysis::{AdHocDesign, AnalysisError, Formats, Plan, run_plan};
+use cuelab_analysis::{AdHocDesign, AnalysisError, Formats, Plan, run_plan_for_command};
 
 use crate::error::invalid;
 
@@ -52,6 +52,20 @@ pub(crate) fn lift(err: AnalysisError) -> anyhow::Error {
     } else {
         anyhow::Error::new(err)
     }
+}
+
+/// The command line as typed (arguments with spaces quoted), for the provenance.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.contains([' ', '\'', '"']) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -108,8 +122,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     match &args.out {
         Some(out) => {
-            let outcome =
-                run_plan(&plan, &plan_path, data.as_deref(), Some(out), &formats).map_err(lift)?;
+            let outcome = run_plan_for_command(
+                &plan,
+                &plan_path,
+                data.as_deref(),
+                Some(out),
+                &formats,
+                &command_line(),
+            )
+            .map_err(lift)?;
             for note in &outcome.results.notes {
                 eprintln!("note: {note}");
             }
@@ -122,8 +143,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         None => {
-            let outcome = run_plan(&plan, &plan_path, data.as_deref(), None, &Formats::none())
-                .map_err(lift)?;
+            let outcome = run_plan_for_command(
+                &plan,
+                &plan_path,
+                data.as_deref(),
+                None,
+                &Formats::none(),
+                &command_line(),
+            )
+            .map_err(lift)?;
             // Written, not printed: a closed pipe is an error the caller maps, not a panic.
             let mut out = std::io::stdout().lock();
             if formats
