@@ -20,6 +20,12 @@ pub(crate) const MAX_ID_LEN: usize = 64;
 pub(crate) const MAX_STEP_MS: i64 = 600_000;
 /// The longest timeout: one hour.
 pub(crate) const MAX_TIMEOUT_MS: i64 = 3_600_000;
+/// The most items of one rating or questionnaire, options of one choice, and rows of a
+/// recognition file.
+pub(crate) const MAX_ITEMS: usize = 500;
+pub(crate) const MAX_RECOGNITION_ROWS: usize = 10_000;
+/// The most characters a free-text answer may be asked to hold.
+pub(crate) const MAX_CHARS: u32 = 100_000;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum StepPlace {
@@ -587,6 +593,11 @@ fn step_kind(
             .collect();
         if options.len() < 2 {
             cx.err(c.options.span(), "a choice needs at least 2 options");
+        } else if options.len() > MAX_ITEMS {
+            cx.err(
+                c.options.span(),
+                format!("a choice has at most {MAX_ITEMS} options"),
+            );
         }
         let mut seen = BTreeSet::new();
         for o in c.options.get_ref() {
@@ -661,6 +672,14 @@ fn step_kind(
     }
     if let Some(ft) = &r.free_text {
         let f = ft.get_ref();
+        if let Some(m) = &f.max_chars
+            && !(1..=MAX_CHARS).contains(m.get_ref())
+        {
+            cx.err(
+                m.span(),
+                format!("max_chars = {}: use 1..={MAX_CHARS}", m.get_ref()),
+            );
+        }
         return Some((
             StepKind::FreeText {
                 prompt: f.prompt.get_ref().clone(),
@@ -742,6 +761,13 @@ fn rating(raw: &Spanned<RawRating>, cx: &mut Ctx<'_>) -> Option<Rating> {
         names = Some(v);
     }
     let given = dims.or(names);
+    if given.as_ref().is_some_and(|g| g.len() > MAX_ITEMS) {
+        cx.err(
+            raw.span(),
+            format!("a rating has at most {MAX_ITEMS} items"),
+        );
+        return None;
+    }
     let items = match scale {
         Scale::Sam => {
             let dims = given.unwrap_or_else(|| vec!["valence".into(), "arousal".into()]);
@@ -883,6 +909,14 @@ fn recognition_items(
                 return None;
             }
         };
+        if out.len() >= MAX_RECOGNITION_ROWS {
+            let at = rec.position().map_or(0, |p| p.byte() as usize);
+            cx.diags.push(map.diag(
+                at..at,
+                format!("a recognition items file has at most {MAX_RECOGNITION_ROWS} rows"),
+            ));
+            return None;
+        }
         let start = rec.position().map_or(0, |p| p.byte() as usize);
         let get = |k: usize| idx[k].and_then(|i| rec.get(i)).unwrap_or("");
         let at = |k: usize| start + super::field_offset(&text[start..], idx[k].expect("checked"));
@@ -988,6 +1022,13 @@ fn custom_questionnaire(
 ) -> Option<Questionnaire> {
     if items.get_ref().is_empty() {
         cx.err(items.span(), "questionnaire has no items");
+        return None;
+    }
+    if items.get_ref().len() > MAX_ITEMS {
+        cx.err(
+            items.span(),
+            format!("a questionnaire has at most {MAX_ITEMS} items"),
+        );
         return None;
     }
     let points = match &q.points {
