@@ -2,6 +2,7 @@
 //! library crate. Errors are reported with their context chain; invalid input exits 2, any other
 //! failure exits 1.
 
+mod calibration;
 mod cmd;
 mod error;
 mod protocol_files;

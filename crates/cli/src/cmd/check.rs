@@ -64,6 +64,13 @@ pub struct Args {
     /// With --display: open the window fullscreen (as `cuelab run` does by default).
     #[arg(long, requires = "display")]
     fullscreen: bool,
+    /// Measure the audio path's bias by loopback (loopback onset − device-timestamp onset,
+    /// median) and store it in the calibration profile for this device, rate and buffer size.
+    #[arg(long, conflicts_with_all = ["no_loopback", "display", "lsl"])]
+    calibrate: bool,
+    /// The calibration profile file. Default: $XDG_CONFIG_HOME/cuelab/calibration.toml.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
 }
 
 fn default_clip() -> Option<PathBuf> {
@@ -155,10 +162,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
+    let calibration = calibrate(&args, &audio)?;
     if args.json {
-        let value = report_json(&audio, video.as_ref());
+        let mut value = report_json(&audio, video.as_ref());
+        // The bias corrects loopback-measured onsets only: device-timestamp onsets are what
+        // the bias was measured against.
+        let loopback = matches!(audio.method, audio_check::OnsetMethod::Loopback);
+        value["calibration"] = match &calibration {
+            Some((path, bias_ms)) => json!({
+                "profile": path.display().to_string(),
+                "bias_ms": bias_ms,
+                "onset_error_ms": loopback.then(|| audio.onset_error.median_ms - bias_ms),
+            }),
+            None => json!({"profile": null, "bias_ms": null, "onset_error_ms": null}),
+        };
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
+        match &calibration {
+            Some((path, bias_ms)) if matches!(audio.method, audio_check::OnsetMethod::Loopback) => {
+                println!(
+                    "calibration: {} bias {bias_ms:+.3} ms; corrected onset error median {:+.3} ms",
+                    path.display(),
+                    audio.onset_error.median_ms - bias_ms
+                )
+            }
+            Some((path, bias_ms)) => println!(
+                "calibration: {} bias {bias_ms:+.3} ms (no loopback this time: nothing to correct)",
+                path.display()
+            ),
+            None => println!(
+                "calibration: no profile for {} at {} Hz, {} frames (`cuelab check --calibrate` makes one)",
+                audio.device, audio.sample_rate, args.buffer
+            ),
+        }
         print_human(&audio);
         if let (Some(v), Some(path)) = (&video, &clip) {
             println!(
@@ -238,6 +274,58 @@ fn print_human(a: &AudioCheckReport) {
         println!("  note: {note}");
     }
     println!("  xruns during measurement: {}", a.xruns);
+}
+
+/// With --calibrate, measures and stores the bias; otherwise finds the stored one. Returns the
+/// profile file and the bias that applies, if any.
+fn calibrate(args: &Args, audio: &AudioCheckReport) -> anyhow::Result<Option<(PathBuf, f64)>> {
+    let path = match args
+        .calibration
+        .clone()
+        .or_else(crate::calibration::default_path)
+    {
+        Some(p) => p,
+        None => return Ok(None),
+    };
+    if args.calibrate {
+        let device_ts = match (&audio.method, &audio.device_timestamp_error) {
+            (audio_check::OnsetMethod::Loopback, Some(d)) => d,
+            _ => {
+                return Err(crate::error::invalid(format!(
+                    "--calibrate needs a loopback recording of the output ({}); on the PulseAudio null sink run scripts/pulse-null-sink first",
+                    audio
+                        .loopback_note
+                        .as_deref()
+                        .unwrap_or("the check fell back to device timestamps")
+                )));
+            }
+        };
+        let bias_ms = audio.onset_error.median_ms - device_ts.median_ms;
+        crate::calibration::store(
+            &path,
+            crate::calibration::Profile {
+                device: audio.device.clone(),
+                sample_rate: audio.sample_rate,
+                buffer_frames: args.buffer,
+                bias_ms,
+                measured: cuelab_session::store::wall_clock_now(),
+                clicks: audio.onset_error.n,
+            },
+        )?;
+        eprintln!(
+            "check: stored a bias of {bias_ms:+.3} ms for {} at {} Hz, {} frames in {}",
+            audio.device,
+            audio.sample_rate,
+            args.buffer,
+            path.display()
+        );
+        return Ok(Some((path, bias_ms)));
+    }
+    let profiles = crate::calibration::read(&path)?;
+    Ok(
+        crate::calibration::lookup(&profiles, &audio.device, audio.sample_rate, args.buffer)
+            .map(|p| (path.clone(), p.bias_ms)),
+    )
 }
 
 /// A verdict on one figure against a stated threshold.

@@ -83,6 +83,10 @@ pub struct Args {
     /// Simulated participants' model (TOML); defaults documented in `cuelab_session::simulate`.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// The audio calibration profile file (`cuelab check --calibrate`). Default:
+    /// $XDG_CONFIG_HOME/cuelab/calibration.toml.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
     /// Send a Lab Streaming Layer marker stream (`cuelab-<experiment>`, type `Markers`) at every
     /// measured onset; liblsl is loaded from --lsl-lib, CUELAB_LIBLSL, the library folders or
     /// pylsl's wheel.
@@ -235,11 +239,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ClockKind::Monotonic => "monotonic".into(),
         ClockKind::Virtual => "virtual".into(),
     };
+    let calibration = calibration_for(&args, &audio)?;
     meta.audio = Some(AudioInfo {
         device: audio.clone(),
         sample_rate: RATE,
+        buffer_frames: Some(buffer_frames(&audio)),
+        calibration_profile: calibration
+            .as_ref()
+            .map(|(path, _)| path.display().to_string()),
+        calibration_bias_ms: calibration.as_ref().map(|(_, bias)| *bias),
         ..AudioInfo::default()
     });
+    let bias = calibration
+        .as_ref()
+        .map_or(SessionTime::ZERO, |(_, bias_ms)| {
+            SessionTime::from_nanos((bias_ms * 1e6).round() as i64)
+        });
     meta.display = Some(DisplayInfo {
         kind: match display {
             DisplayKind::Fullscreen => "fullscreen",
@@ -367,13 +382,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 observer: &mut console,
                 markers,
                 controls: &controls,
-                bias: SessionTime::ZERO,
+                bias,
             })?
         }
         ClockKind::Monotonic => {
             let clock = real_clock.unwrap_or_else(MonotonicClock::start_now);
             let markers: &mut dyn MarkerSink = &mut sinks;
-            let mut rig = headless_rig(&audio, Arc::clone(&stimuli), clock)?;
+            let mut rig = headless_rig(&audio, Arc::clone(&stimuli), clock)?.with_bias(bias);
             let mut participant = simulator.participant(plan.seed, clock);
             go(
                 &protocol,
@@ -441,6 +456,47 @@ fn go(
         observer,
     };
     cuelab_session::run(protocol, plan, progress, seams, controls)
+}
+
+/// Frames per buffer the rigs open a device with.
+fn buffer_frames(audio: &str) -> u32 {
+    if audio == "virtual" { 256 } else { 512 }
+}
+
+/// The calibration profile and bias (ms) for this run's audio device, if one was measured. The
+/// virtual device needs none; a real device without one is run uncorrected, and the console
+/// says so (`session.json` then has no calibration fields).
+fn calibration_for(args: &Args, audio: &str) -> anyhow::Result<Option<(PathBuf, f64)>> {
+    if audio == "virtual" {
+        return Ok(None);
+    }
+    let Some(path) = args
+        .calibration
+        .clone()
+        .or_else(crate::calibration::default_path)
+    else {
+        return Ok(None);
+    };
+    let profiles = crate::calibration::read(&path)?;
+    match crate::calibration::lookup(&profiles, audio, RATE, buffer_frames(audio)) {
+        Some(p) => {
+            eprintln!(
+                "calibration: {} measured {}: audio onsets corrected by {:+.3} ms",
+                path.display(),
+                p.measured,
+                p.bias_ms
+            );
+            Ok(Some((path, p.bias_ms)))
+        }
+        None => {
+            eprintln!(
+                "calibration: no profile for `{audio}` at {RATE} Hz, {} frames in {}: audio onsets are the device's timestamps, uncorrected (`cuelab check --calibrate --audio {audio}` makes one)",
+                buffer_frames(audio),
+                path.display()
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// A rig for a real-time headless session: a virtual display paced on the monotonic clock.
