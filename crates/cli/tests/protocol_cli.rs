@@ -357,3 +357,25 @@ fn write_normalized_files_measure_at_the_target_by_ffmpeg() {
     ]);
     assert_eq!(two.status.code(), Some(2));
 }
+
+#[test]
+fn a_counterbalancing_table_too_large_to_plan_is_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let levels: Vec<String> = (0..100).map(|i| format!("\"l{i}\"")).collect();
+    let path = dir.path().join("big.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[experiment]\nid = \"big\"\ntitle = \"Big\"\nversion = \"1\"\n[factors]\na = {{ levels = [{}] }}\n[design]\nrepetitions = 100\n[[procedure]]\nfixation = {{ ms = 1 }}\n",
+            levels.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = cuelab(&["plan", path.to_str().unwrap(), "--participants", "1000"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--participants 1000 would plan 10000000 trials (10000 per participant); the limit is 2000000"),
+        "{stderr}"
+    );
+}

@@ -15,6 +15,8 @@ use crate::protocol_files::load_or_invalid;
 
 /// The most participants `--participants` lists (each is planned in full).
 const MAX_PARTICIPANTS: u64 = 10_000;
+/// The most trials `--participants` plans in all (participants × trials per participant).
+const MAX_TABULATED_TRIALS: u64 = 2_000_000;
 /// The largest participant number (the digits a label ends in).
 const MAX_PARTICIPANT_NUMBER: u64 = 999_999_999;
 
@@ -54,6 +56,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if n > MAX_PARTICIPANTS {
             return Err(invalid(format!(
                 "--participants {n} is above the limit of {MAX_PARTICIPANTS}"
+            )));
+        }
+        let first = cuelab_protocol::plan(&protocol, &ParticipantId::parse("1")?, 1)
+            .context("planning trials")?;
+        let work = n.saturating_mul(first.trials.len() as u64);
+        if work > MAX_TABULATED_TRIALS {
+            return Err(invalid(format!(
+                "--participants {n} would plan {work} trials ({} per participant); the limit is {MAX_TABULATED_TRIALS}",
+                first.trials.len()
             )));
         }
         let table = cuelab_protocol::counterbalance(&protocol, n).context("counterbalancing")?;
