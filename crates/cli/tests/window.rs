@@ -318,6 +318,59 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
     assert!(status.success(), "{status}: {log}");
     assert!(log.contains("trial   3/3"), "{log}");
 
+    // A second participant quits at the consent page: Esc, then Y. The session ends `aborted`
+    // (exit 3) with its data kept.
+    let stderr2 = std::fs::File::create(tmp.join("stderr2.txt")).unwrap();
+    let mut quit = Killed(
+        Command::new(env!("CARGO_BIN_EXE_cuelab"))
+            .arg("run")
+            .arg(data().join("protocol.toml"))
+            .args([
+                "--participant",
+                "2",
+                "--display",
+                "window",
+                "--audio",
+                "virtual",
+            ])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("DISPLAY", &display)
+            .stdout(Stdio::null())
+            .stderr(stderr2)
+            .spawn()
+            .expect("cuelab starts"),
+    );
+    wait_for("the second window", || {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "cuelab"])
+            .env("DISPLAY", &display)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    d.x(&["search", "--onlyvisible", "--name", "cuelab", "windowfocus"]);
+    d.pause(2000);
+    d.key(&["Escape"]);
+    d.pause(400);
+    d.key(&["y"]);
+    let start = Instant::now();
+    let quit_status = loop {
+        if let Some(st) = quit.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "cuelab did not quit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(quit_status.code(), Some(3), "{quit_status}");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("window-e2e/sub-2/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["status"], "aborted", "{meta}");
+
     // Export and compare with what the script did.
     let out = tmp.join("export");
     let exported = common::cuelab(&[
