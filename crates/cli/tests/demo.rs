@@ -56,6 +56,7 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
         "time-perception/export/bids/sub-S001/ses-1/beh/sub-S001_ses-1_task-timeperception_events.tsv",
         "emotion-attribution/export/parquet/continuous.parquet",
         "memory-bias/recognition.csv",
+        "emotion-attribution/continuous.csv",
         "README.md",
         "musictime/report.html",
         "musictime/results.json",
@@ -147,6 +148,20 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
     // Practice trials are not analysed: 4 x 12 test trials.
     assert_eq!(results["n_rows"], 48, "{}", results["counts"]);
     assert_eq!(results["n_subjects"], 4);
+
+    // The emotion study's continuous valence, as a time course per music (1-s bins over 24 s).
+    let emotion: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("emotion-attribution/report/results.json")).unwrap(),
+    )
+    .unwrap();
+    let conditions = emotion["time_course"]["conditions"].as_object().unwrap();
+    let mut levels: Vec<&str> = conditions.keys().map(String::as_str).collect();
+    levels.sort_unstable();
+    assert_eq!(levels, ["calm_to_tense", "happy", "sad", "sad_to_happy"]);
+    assert!(
+        dir.join("emotion-attribution/report/time_course.svg")
+            .is_file()
+    );
 
     // The memory-bias recognition table has one row per old/new answer in a test trial:
     // 4 clips with music x 6 details + 2 clips without x 4 details per participant.

@@ -51,6 +51,8 @@ struct Study {
     placeholder: &'static str,
     /// The factor whose ANOVA and pairwise comparisons the summary prints.
     factor: &'static str,
+    /// Whether the plan reads `continuous.csv`, the continuous ratings with each trial's music.
+    trace: bool,
 }
 
 const STUDIES: [Study; 4] = [
@@ -62,6 +64,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_analysis.toml"),
         placeholder: "trials.csv",
         factor: "music",
+        trace: false,
     },
     Study {
         protocol: "protocols/congruence.toml",
@@ -71,6 +74,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_congruence.toml"),
         placeholder: "trials.csv",
         factor: "music",
+        trace: false,
     },
     Study {
         protocol: "protocols/emotion-attribution.toml",
@@ -80,6 +84,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_emotion.toml"),
         placeholder: "trials.csv",
         factor: "music",
+        trace: true,
     },
     Study {
         protocol: "protocols/memory-bias.toml",
@@ -89,6 +94,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_memory.toml"),
         placeholder: "recognition.csv",
         factor: "detail",
+        trace: false,
     },
 ];
 
@@ -264,6 +270,10 @@ fn run_study(
             keyword(&protocol.experiment().id)
         )
     };
+    if study.trace {
+        let table = trace_table(&data_dir)?;
+        cuelab_session::durable::write_durably(&dir.join("continuous.csv"), table.as_bytes())?;
+    }
     let plan_text = study.plan.replace(
         &format!("path = \"{}\"", study.placeholder),
         &format!("path = \"{data_file}\""),
@@ -303,13 +313,6 @@ fn recognition_table(protocol: &Protocol, data_dir: &Path) -> anyhow::Result<Str
         .collect();
     let sessions = cuelab_export::collect(&[data_dir.to_path_buf()])?;
     let tables = cuelab_export::build(&sessions);
-    let text = |v: &Value| match v {
-        Value::Str(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => String::new(),
-    };
     // (participant, trial index) -> (clip, soundtrack, mood) of test trials.
     let t = &tables.trials;
     let mut trials = std::collections::BTreeMap::new();
@@ -357,6 +360,81 @@ fn recognition_table(protocol: &Protocol, data_dir: &Path) -> anyhow::Result<Str
         )?;
     }
     Ok(csv)
+}
+
+/// The continuous ratings of test trials, one row per sample: `participant`, `trial_index`,
+/// `music` (the trial's level), `t_s` (seconds from clip onset), then one column per rated
+/// dimension (`valence`, `arousal`).
+fn trace_table(data_dir: &Path) -> anyhow::Result<String> {
+    let sessions = cuelab_export::collect(&[data_dir.to_path_buf()])?;
+    let tables = cuelab_export::build(&sessions);
+    let t = &tables.trials;
+    let mut music = std::collections::BTreeMap::new();
+    for i in 0..t.len() {
+        if *t.get(i, "practice") == Value::Bool(true) {
+            continue;
+        }
+        music.insert(
+            (text(t.get(i, "participant")), text(t.get(i, "trial_index"))),
+            text(t.get(i, "music")),
+        );
+    }
+    // (participant, trial, t_ms) -> dimension -> value; a BTreeMap keeps trials in order.
+    type Sample = (String, String, i64);
+    let mut samples: std::collections::BTreeMap<Sample, std::collections::BTreeMap<String, f64>> =
+        std::collections::BTreeMap::new();
+    let mut dims = std::collections::BTreeSet::new();
+    let c = &tables.continuous;
+    for i in 0..c.len() {
+        let key = (text(c.get(i, "participant")), text(c.get(i, "trial_index")));
+        if !music.contains_key(&key) {
+            continue;
+        }
+        let t_ms = match c.get(i, "t_ms") {
+            Value::Int(v) => *v,
+            Value::Float(v) => v.round() as i64,
+            _ => continue,
+        };
+        let Value::Float(value) = c.get(i, "value") else {
+            continue;
+        };
+        let dim = text(c.get(i, "item"));
+        dims.insert(dim.clone());
+        samples
+            .entry((key.0, key.1, t_ms))
+            .or_default()
+            .insert(dim, *value);
+    }
+    let mut csv = String::from("participant,trial_index,music,t_s");
+    for d in &dims {
+        let _ = write!(csv, ",{d}");
+    }
+    csv.push('\n');
+    for ((participant, trial, t_ms), values) in &samples {
+        let m = &music[&(participant.clone(), trial.clone())];
+        let _ = write!(csv, "{participant},{trial},{m},{}", *t_ms as f64 / 1000.0);
+        for d in &dims {
+            match values.get(d) {
+                Some(v) => {
+                    let _ = write!(csv, ",{v}");
+                }
+                None => csv.push(','),
+            }
+        }
+        csv.push('\n');
+    }
+    Ok(csv)
+}
+
+/// A table value as CSV text.
+fn text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+    }
 }
 
 /// The repository holding the bundled studies: the current folder if it has them, else the
