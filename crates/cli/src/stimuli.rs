@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use cuelab_playback::decode::{DecodeOptions, decode_file};
-use cuelab_playback::loudness::{gain_to_target_db, integrated_lufs};
+use cuelab_playback::loudness::{integrated_lufs, normalization_db};
 use cuelab_playback::sound::Sound;
 use cuelab_protocol::model::{Pairing, Stimulus, StimulusKind};
 use cuelab_protocol::{Diagnostic, Protocol};
@@ -189,14 +189,14 @@ fn check_soundtrack(
         ));
     }
     // The loudness the soundtrack plays at, and the gain (beyond `gain_db`) that gets it there.
-    let normalization_db = match (normalize_lufs, lufs) {
+    let norm_db = match (normalize_lufs, lufs) {
         // Measured after `gain_db`: the file itself is at `l - gain_db`, normalized to the
         // target, and `gain_db` adds to that (so it plays at `target + gain_db`).
-        (Some(target), Some(l)) => gain_to_target_db(l - s.gain_db, target),
+        (Some(target), Some(l)) => normalization_db(l, s.gain_db, target),
         _ => 0.0,
     };
-    let playing_lufs = lufs.map(|l| l + normalization_db);
-    let peak_db = 20.0 * f64::from(levels.peak).log10() + normalization_db;
+    let playing_lufs = lufs.map(|l| l + norm_db);
+    let peak_db = 20.0 * f64::from(levels.peak).log10() + norm_db;
     if peak_db > 0.0 {
         warnings.push(format!(
             "soundtrack `{}` clips: peak {peak_db:+.1} dBFS after {}",
@@ -222,7 +222,7 @@ fn check_soundtrack(
         20.0 * f64::from(levels.peak).log10(),
         20.0 * f64::from(levels.rms).log10()
     );
-    let applied_gain_db = normalization_db + s.gain_db;
+    let applied_gain_db = norm_db + s.gain_db;
     if let (Some(target), Some(_)) = (normalize_lufs, lufs) {
         summary.push_str(&format!(
             "; normalized to {target:.1} LUFS{}: applied gain {applied_gain_db:+.2} dB",
@@ -247,7 +247,7 @@ fn check_soundtrack(
             id: s.id.clone(),
             sound,
             applied_gain_db,
-            normalization_db,
+            normalization_db: norm_db,
             playing_lufs,
         },
     ))

@@ -48,6 +48,14 @@ pub fn gain_to_target_db(measured_lufs: f64, target_lufs: f64) -> f64 {
     target_lufs - measured_lufs
 }
 
+/// The gain in dB to apply to a soundtrack decoded *with* its `gain_db` and measured there at
+/// `measured_lufs`, so that it plays at `target_lufs + gain_db`: the file is normalized to the
+/// target and `gain_db` adds a deliberate difference on top (what `[stimuli] normalize_lufs`
+/// means). The total gain relative to the file is this plus `gain_db`.
+pub fn normalization_db(measured_lufs: f64, gain_db: f64, target_lufs: f64) -> f64 {
+    gain_to_target_db(measured_lufs - gain_db, target_lufs)
+}
+
 /// Writes a sound as a 32-bit float WAV file with `gain_db` applied (samples are not clipped:
 /// float WAV keeps levels above full scale, so a meter sees exactly the gain-applied signal).
 pub fn write_wav(path: &Path, sound: &Sound, gain_db: f64) -> Result<(), LoudnessError> {
@@ -106,6 +114,9 @@ mod tests {
         );
         assert!((la - lb - 20.0 * 2f64.log10()).abs() < 0.05, "{la} {lb}");
         assert!((gain_to_target_db(la, -23.0) - (-23.0 - la)).abs() < 1e-12);
+        // Decoded with gain_db = -6 and measured at -20: the file is at -14, normalized to
+        // -23 by -9 dB, and plays at -29 = -23 + gain_db, i.e. 9 dB below the measured -20.
+        assert!((normalization_db(-20.0, -6.0, -23.0) - (-9.0)).abs() < 1e-12);
         let silent = Sound::from_interleaved(48_000, 1, vec![0.0; 48_000]).unwrap();
         assert_eq!(integrated_lufs(&silent).unwrap(), None);
     }
