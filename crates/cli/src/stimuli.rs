@@ -87,11 +87,17 @@ impl Checked {
 pub fn check(protocol: &Protocol, dir: &Path) -> Result<Checked, Vec<Diagnostic>> {
     let mut out = Checked::default();
     let mut errors = Vec::new();
-    let mut longest_clip_ms = 0.0f64;
+    // The longest test clip and the longest practice clip: a soundtrack should last as long as
+    // the clips it can be paired with (practice soundtracks go with practice clips when any).
+    let (mut longest_test_ms, mut longest_practice_ms) = (0.0f64, 0.0f64);
     for s in protocol.clips() {
         match check_clip(s, dir) {
             Ok((r, ms)) => {
-                longest_clip_ms = longest_clip_ms.max(ms);
+                if s.practice {
+                    longest_practice_ms = longest_practice_ms.max(ms);
+                } else {
+                    longest_test_ms = longest_test_ms.max(ms);
+                }
                 out.clip_ms.insert(s.id.clone(), ms);
                 out.reports.push(r);
             }
@@ -99,6 +105,13 @@ pub fn check(protocol: &Protocol, dir: &Path) -> Result<Checked, Vec<Diagnostic>
         }
     }
     for s in protocol.soundtracks() {
+        let longest_clip_ms = if s.practice && longest_practice_ms > 0.0 {
+            longest_practice_ms
+        } else if s.practice {
+            longest_test_ms.max(longest_practice_ms)
+        } else {
+            longest_test_ms
+        };
         match check_soundtrack(s, dir, longest_clip_ms, protocol.normalize_lufs()) {
             Ok((r, t)) => {
                 out.reports.push(r);

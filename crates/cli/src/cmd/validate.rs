@@ -129,8 +129,9 @@ struct Totals {
 }
 
 impl Totals {
-    /// Adds a step that runs; `presentation_s` is the trial's clip (or soundtrack) duration.
-    fn step(&mut self, p: &Protocol, step_id: &str, presentation_s: f64) {
+    /// Adds a step that runs; `presentation_s` is the trial's clip (or soundtrack) duration and
+    /// `clip` its clip (recognition asks about that clip's items only).
+    fn step(&mut self, p: &Protocol, step_id: &str, presentation_s: f64, clip: Option<&str>) {
         let Some(step) = p.step(step_id) else { return };
         if let Some(d) = step.duration() {
             self.timed_s += d.mean_ms() / 1000.0;
@@ -148,7 +149,13 @@ impl Totals {
                 method: EstimateMethod::Reproduction,
                 ..
             } => presentation_s + 2.0,
-            StepKind::Recognition { items, .. } => ANSWER_S * items.len().max(1) as f64,
+            StepKind::Recognition { items, .. } => {
+                let n = items
+                    .iter()
+                    .filter(|i| Some(i.clip.as_str()) == clip)
+                    .count();
+                ANSWER_S * n.max(1) as f64
+            }
             _ => ANSWER_S,
         };
     }
@@ -161,14 +168,14 @@ fn session_estimate(p: &Protocol, checked: &Checked) -> Option<String> {
     let plan = cuelab_protocol::plan(p, &id, 1).ok()?;
     let mut total = Totals::default();
     for s in plan.before_steps.iter().chain(&plan.after_steps) {
-        total.step(p, s, 0.0);
+        total.step(p, s, 0.0, None);
     }
     let mut n_breaks = 0;
     for t in &plan.trials {
         let presentation_s =
             checked.presentation_ms(t.clip.as_deref(), t.soundtrack.as_deref()) / 1000.0;
         for s in &t.steps {
-            total.step(p, s, presentation_s);
+            total.step(p, s, presentation_s, t.clip.as_deref());
         }
         if t.index > 1 {
             total.timed_s += p.design().iti_ms.mean_ms() / 1000.0;
