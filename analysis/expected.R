@@ -297,3 +297,38 @@ put("/congruence/congruence/dz", mean(d) / sd(d))
 m <- lmer(RT ~ congruence + (1 | Participant), data = pr, REML = TRUE)
 lmm_values("/lmm/congruence", m)
 write_expected("priming", "priming (Armitage & Eerola 2020), correct trials only")
+
+# ---- memory_bias (SIMULATED: cuelab simulate protocols/memory-bias.toml --participants 20) ----
+# Signal detection from cuelab's responses table: an item was old exactly when the response
+# ("old" = value 1) was correct; the mood comes from the trials table; log-linear correction.
+tr <- read.csv("analysis/data/memory_bias_trials.csv", stringsAsFactors = FALSE, check.names = FALSE)
+rs <- read.csv("analysis/data/memory_bias_responses.csv", stringsAsFactors = FALSE)
+rs <- rs[rs$step == "recognition", ]
+rs <- merge(rs, tr[, c("participant", "trial_index", "mood")], by = c("participant", "trial_index"))
+rs <- rs[!is.na(rs$mood) & rs$mood != "", ]
+rs$said_old <- rs$value == 1
+rs$is_old <- rs$said_old == (rs$correct == "TRUE")
+cells <- do.call(rbind, lapply(split(rs, list(rs$participant, rs$mood), drop = TRUE), function(d) {
+  h <- sum(d$is_old & d$said_old); m <- sum(d$is_old & !d$said_old)
+  f <- sum(!d$is_old & d$said_old); r <- sum(!d$is_old & !d$said_old)
+  zh <- qnorm((h + 0.5) / (h + m + 1)); zf <- qnorm((f + 0.5) / (f + r + 1))
+  data.frame(participant = d$participant[1], mood = d$mood[1], h = h, m = m, f = f, r = r,
+             hit_rate = h / (h + m), fa_rate = f / (f + r), d_prime = zh - zf, c = -(zh + zf) / 2)
+}))
+for (i in seq_len(nrow(cells))) {
+  p <- sprintf("/sdt/cells/%s:%s", cells$participant[i], cells$mood[i])
+  put(paste0(p, "/hits"), cells$h[i])
+  put(paste0(p, "/false_alarms"), cells$f[i])
+  put(paste0(p, "/d_prime"), cells$d_prime[i])
+  # c is exactly 0 when the corrected rates are symmetric; rounding leaves ~1e-16 there.
+  vals[[paste0(p, "/c")]] <- list(value = cells$c[i], relative = 1e-6, absolute = 1e-12)
+}
+fit_d <- aov_ez("participant", "d_prime", cells, within = "mood")
+anova_values("/anova/d_prime", fit_d)
+es_ci_values("/anova/d_prime", fit_d)
+fit_c <- aov_ez("participant", "c", cells, within = "mood")
+anova_values("/anova/criterion", fit_c)
+tr <- tr[tr$practice == "FALSE", ]
+fit_e <- aov_ez("participant", "ending", tr, within = "mood", fun_aggregate = mean)
+anova_values("/anova/ending", fit_e)
+write_expected("memory_bias", "SIMULATED memory-bias sessions: d' and c (log-linear) per participant x mood, rm-ANOVAs")

@@ -55,6 +55,8 @@ pub struct Results {
     pub congruence: Named<CongruenceResult>,
     /// Time-perception measures by derived ratio column.
     pub timing: Named<TimingResult>,
+    /// Signal detection per subject × condition, when the plan has `[sdt]`.
+    pub sdt: Option<crate::sdt::SdtResult>,
     /// Timing quality of the presentation, when the data has cuelab's timing columns.
     pub timing_quality: Option<crate::quality::TimingQuality>,
     /// Where the results come from: version, command, data file and its SHA-256, date.
@@ -459,7 +461,7 @@ fn between_codes(cm: &CellMeans) -> Vec<Vec<usize>> {
     codes
 }
 
-fn run_anova(cm: &CellMeans) -> Result<AnovaResult, AnalysisError> {
+pub(crate) fn run_anova(cm: &CellMeans) -> Result<AnovaResult, AnalysisError> {
     let codes = between_codes(cm);
     let between: Vec<stats::BetweenFactor<'_>> = cm
         .between
@@ -858,6 +860,7 @@ pub fn compute(
         lmm,
         congruence,
         timing,
+        sdt: None,
         timing_quality: None,
         provenance: Provenance::default(),
         notes,

@@ -63,6 +63,9 @@
 //!   timing: { column: { column, cells: {...as descriptives}, vierordt: { subject: { n, slope, intercept, r_squared, cv } },
 //!                       mean_vierordt_slope, mean_cv } },
 //!   time_course: { value, time, conditions: { level: [ { t, n, mean, ci_lower, ci_upper } ] } } | null,
+//!   sdt: { step, condition, levels: [..], cells: { "subject:level": { hits, misses, false_alarms,
+//!          correct_rejections, hit_rate, false_alarm_rate, d_prime, c } } } | null,
+//!          (with anova.d_prime and anova.criterion: rm-ANOVAs of d′ and c over the condition)
 //!   timing_quality: { n_trials, av_offset_mean, av_offset_sd, av_offset_min, av_offset_max,
 //!                     av_offset_abs_p95, frames_dropped, flagged,
 //!                     participants: { id: { n_trials, av_offset_mean, av_offset_abs_max, frames_dropped, flagged } } } | null,
@@ -81,6 +84,7 @@ pub mod named;
 pub mod plan;
 pub mod quality;
 mod report;
+pub mod sdt;
 pub mod tables;
 pub mod timecourse;
 
@@ -215,6 +219,17 @@ pub fn run_plan_for_command(
     let prepared = data::prepare(plan, &data_path)?;
     let mut results = compute::compute(plan, &name, &data_path.display().to_string(), &prepared)?;
     results.timing_quality = quality::timing_quality(&prepared.table, &plan.design.subject)?;
+    if let Some(spec) = &plan.sdt {
+        let (cells, d_prime, c) = sdt::compute(
+            spec,
+            &plan::resolve(plan_path, &spec.responses),
+            &prepared.table,
+            &plan.design.subject,
+        )?;
+        results.sdt = Some(cells);
+        results.anova.push("d_prime", d_prime);
+        results.anova.push("criterion", c);
+    }
     results.provenance = compute::Provenance {
         cuelab_version: env!("CARGO_PKG_VERSION").to_string(),
         command: (!command.is_empty()).then(|| command.to_string()),
@@ -453,6 +468,7 @@ impl AdHocDesign {
             },
             results,
             time_course: None,
+            sdt: None,
         }
     }
 }
@@ -563,6 +579,23 @@ mod tests {
         assert_eq!(m.n_groups.get("participant"), Some(&24));
         assert!(o.results.counts.after_flagged < o.results.counts.read);
         assert!(o.results.counts.after_sd < o.results.counts.after_flagged);
+    }
+
+    #[test]
+    fn memory_bias_signal_detection_and_anovas_match_r() {
+        let o = check_plan("memory_bias");
+        let sdt = o.results.sdt.as_ref().unwrap();
+        assert_eq!(sdt.levels, ["negative", "none", "positive"]);
+        assert_eq!(sdt.cells.iter().count(), 60);
+        assert!(o.results.anova.get("d_prime").is_some());
+    }
+
+    #[test]
+    fn slopes_and_mixed_pairwise_plans_match_r() {
+        let o = check_plan("musictime_mixed");
+        assert_eq!(o.results.pairwise.get("Music").unwrap().method, "emmeans");
+        let o = check_plan("timing_sim");
+        assert!(o.results.lmm.get("slopes").unwrap().singular);
     }
 
     fn write_csv(tag: &str, text: &str) -> PathBuf {

@@ -38,6 +38,25 @@ pub struct Plan {
     /// Continuous ratings to draw as time courses (a separate table).
     #[serde(default)]
     pub time_course: Option<TimeCourseSpec>,
+    /// Signal detection on old/new recognition responses (a separate table).
+    #[serde(default)]
+    pub sdt: Option<SdtSpec>,
+}
+
+/// `[sdt]`: old/new recognition responses of cuelab's responses table (`value` 1 = "old",
+/// `correct` TRUE/FALSE), joined to the plan's trials by subject and `trial_index` for the
+/// condition; hits, misses, false alarms and correct rejections per subject × condition give d′
+/// and c (log-linear correction), each analysed by a repeated-measures ANOVA over the condition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdtSpec {
+    /// The responses table (CSV or Parquet), relative to the plan file.
+    pub responses: PathBuf,
+    /// The recognition step's id.
+    pub step: String,
+    /// The trials column holding the condition (rows where it is empty, e.g. practice, are left
+    /// out).
+    pub condition: String,
 }
 
 /// `[time_course]`: a long table of continuous ratings (one row per sample).

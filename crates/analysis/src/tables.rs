@@ -176,6 +176,14 @@ pub fn label(column: &str) -> String {
         "av_offset_mean" => "Mean A/V offset (ms)",
         "av_offset_abs_max" => "Largest |A/V offset| (ms)",
         "frames_dropped" => "Frames dropped",
+        "hits" => "Hits",
+        "misses" => "Misses",
+        "false_alarms" => "False alarms",
+        "correct_rejections" => "Correct rejections",
+        "hit_rate" => "Hit rate",
+        "false_alarm_rate" => "False-alarm rate",
+        "d_prime" => "d′",
+        "c" => "c",
         "flagged" => "Trials flagged",
         other => other,
     }
@@ -613,6 +621,41 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 Value::Num(c.dz),
                 Value::Num(c.ci_lower),
                 Value::Num(c.ci_upper),
+            ]);
+        }
+        out.push(t);
+    }
+
+    if let Some(sdt) = &r.sdt {
+        let mut t = Table::new(
+            "sdt",
+            format!(
+                "Signal detection of step `{}` per participant and {} (log-linear correction; ANOVAs `d_prime` and `criterion` above)",
+                sdt.step, sdt.condition
+            ),
+            &[
+                "cell",
+                "hits",
+                "misses",
+                "false_alarms",
+                "correct_rejections",
+                "hit_rate",
+                "false_alarm_rate",
+                "d_prime",
+                "c",
+            ],
+        );
+        for (key, c) in sdt.cells.iter() {
+            t.rows.push(vec![
+                Value::Text(key.to_string()),
+                Value::Int(c.hits as usize),
+                Value::Int(c.misses as usize),
+                Value::Int(c.false_alarms as usize),
+                Value::Int(c.correct_rejections as usize),
+                Value::Prop(c.hit_rate),
+                Value::Prop(c.false_alarm_rate),
+                Value::Num(c.d_prime),
+                Value::Num(c.c),
             ]);
         }
         out.push(t);
