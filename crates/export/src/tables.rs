@@ -203,13 +203,23 @@ fn dynamic(name: &str, dtype: DType, unit: &str, description: String) -> ColumnD
     }
 }
 
-/// The wide column a response goes to: `<step>` for single-valued steps, else `<step>_<item>`.
+/// The wide column a response goes to: `<step>` for single-valued steps, else `<step>_<item>`
+/// with the item made a column name (letters, digits and `_`: a recognition statement such as
+/// "the red square" becomes `recognition_the_red_square`; the responses table keeps the item as
+/// written).
 fn wide_name(r: &ResponseEntry) -> String {
     if r.item == r.step {
-        r.step.clone()
-    } else {
-        format!("{}_{}", r.step, r.item)
+        return r.step.clone();
     }
+    let mut item = String::with_capacity(r.item.len());
+    for c in r.item.chars() {
+        if c.is_ascii_alphanumeric() {
+            item.push(c.to_ascii_lowercase());
+        } else if !item.ends_with('_') {
+            item.push('_');
+        }
+    }
+    format!("{}_{}", r.step, item.trim_matches('_'))
 }
 
 /// A response's value for a wide column: its number, else its text.
@@ -366,6 +376,9 @@ struct Open {
     flags: Vec<String>,
     /// Continuous samples, kept only if the trial ends.
     continuous: Vec<BTreeMap<String, Value>>,
+    /// Responses and their events, kept only if the trial ends.
+    responses: Vec<BTreeMap<String, Value>>,
+    events: Vec<Event>,
 }
 
 fn add_session(t: &mut Tables, ses: &FoundSession) {
@@ -454,7 +467,7 @@ fn add_session(t: &mut Tables, ses: &FoundSession) {
                     o.clip = Some(c.clone());
                     let duration = c.measured_duration_ms().unwrap_or(0.0) / 1000.0;
                     if let Some(v) = c.video_onset_ns {
-                        events.push(Event {
+                        o.events.push(Event {
                             onset: secs(v, offset),
                             duration,
                             trial_type: "clip".into(),
@@ -468,7 +481,7 @@ fn add_session(t: &mut Tables, ses: &FoundSession) {
                         });
                     }
                     if let Some(a) = c.audio_onset_ns {
-                        events.push(Event {
+                        o.events.push(Event {
                             onset: secs(a, offset),
                             duration,
                             trial_type: "music".into(),
@@ -520,7 +533,7 @@ fn add_session(t: &mut Tables, ses: &FoundSession) {
                 row.insert(s::CORRECT.into(), Value::from(r.correct));
                 row.insert(s::ATTENTION_CHECK.into(), Value::from(r.attention_check));
                 let answered = r.rt_ms.map(|rt| r.onset_ns as f64 / 1e9 + rt / 1000.0);
-                events.push(Event {
+                let event = Event {
                     onset: answered.map_or(secs(r.t_ns, offset), |a| a + offset as f64 / 1e9),
                     duration: 0.0,
                     trial_type: "response".into(),
@@ -531,19 +544,21 @@ fn add_session(t: &mut Tables, ses: &FoundSession) {
                     item: Some(r.item.clone()),
                     value: r.value.map(format_number).or_else(|| r.text.clone()),
                     response_time: r.rt_ms.map(|ms| ms / 1000.0),
-                });
-                if r.attention_check && r.correct == Some(false) {
-                    attention_failed += 1;
-                }
+                };
                 match (r.trial, open.as_mut()) {
                     (Some(_), Some(o)) => {
                         o.row.insert(wide_name(r), wide_value(r));
-                        t.responses.push(row);
+                        o.responses.push(row);
+                        o.events.push(event);
                     }
                     (Some(_), None) => {}
                     (None, _) => {
+                        if r.attention_check && r.correct == Some(false) {
+                            attention_failed += 1;
+                        }
                         person.insert(wide_name(r), wide_value(r));
                         t.responses.push(row);
+                        events.push(event);
                     }
                 }
             }
@@ -558,6 +573,15 @@ fn add_session(t: &mut Tables, ses: &FoundSession) {
                     for row in o.continuous.drain(..) {
                         t.continuous.push(row);
                     }
+                    for row in o.responses.drain(..) {
+                        if matches!(row.get(s::ATTENTION_CHECK), Some(Value::Bool(true)))
+                            && matches!(row.get(s::CORRECT), Some(Value::Bool(false)))
+                        {
+                            attention_failed += 1;
+                        }
+                        t.responses.push(row);
+                    }
+                    events.append(&mut o.events);
                     if !o.step_hz.is_empty() {
                         let mean = o.step_hz.iter().sum::<f64>() / o.step_hz.len() as f64;
                         o.row.insert(s::CONTINUOUS_HZ.into(), Value::from(mean));
@@ -646,5 +670,176 @@ fn as_str(v: &Value) -> Option<String> {
     match v {
         Value::Str(s) => Some(s.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use cuelab_core::{Response, SessionTime};
+    use cuelab_session::Status;
+    use cuelab_session::journal::{Entry, ResponseEntry};
+    use cuelab_session::store::{FoundSession, SessionMeta};
+
+    use super::*;
+
+    fn meta() -> SessionMeta {
+        SessionMeta {
+            experiment: "exp".into(),
+            participant: "P1".into(),
+            session: 1,
+            protocol_file: "p.toml".into(),
+            protocol_sha256: "ab".into(),
+            stimuli_sha256: BTreeMap::new(),
+            seed: 3,
+            simulation_seed: None,
+            simulated: false,
+            software: "cuelab".into(),
+            host: "h".into(),
+            clock: "virtual".into(),
+            audio: None,
+            display: None,
+            loudness_gain_db: BTreeMap::new(),
+            language: "en".into(),
+            started: "2026-11-29T00:00:00.000+00:00".into(),
+            ended: None,
+            resumed: Vec::new(),
+            status: Status::Completed,
+        }
+    }
+
+    fn start(trial: u32, t_ns: i64) -> Entry {
+        Entry::TrialStart {
+            t_ns,
+            trial,
+            block: 1,
+            practice: false,
+            clip: Some("lake".into()),
+            soundtrack: None,
+            conditions: BTreeMap::from([("music".into(), "silence".into())]),
+            durations_ms: BTreeMap::from([("fixation".into(), 500)]),
+            iti_ms: 0,
+        }
+    }
+
+    fn answer(trial: Option<u32>, step: &str, item: &str, value: f64) -> Entry {
+        Entry::Response(ResponseEntry::new(
+            SessionTime(7),
+            trial,
+            &Response {
+                step: step.into(),
+                kind: "rating".into(),
+                item: item.into(),
+                value: Some(value),
+                rt_ms: Some(800.0),
+                onset: SessionTime(1_000_000_000),
+                ..Response::default()
+            },
+        ))
+    }
+
+    fn session(entries: Vec<Entry>) -> FoundSession {
+        FoundSession {
+            dir: PathBuf::from("d"),
+            meta: meta(),
+            status: "completed".into(),
+            entries,
+        }
+    }
+
+    #[test]
+    fn rows_are_built_by_name_and_unfinished_trials_leave_nothing() {
+        let entries = vec![
+            Entry::SessionStart {
+                t_ns: 0,
+                monotonic_ns: None,
+                wall_unix_ns: 1_000_000_000,
+            },
+            answer(None, "demo", "age", 31.0),
+            start(1, 10),
+            answer(Some(1), "fit", "fit", 70.0),
+            answer(Some(1), "recognition", "the red square!", 1.0),
+            Entry::Continuous {
+                t_ns: 20,
+                trial: 1,
+                step: "clip".into(),
+                item: "valence".into(),
+                hz: Some(20.0),
+                samples: vec![[0.0, 5.0], [50.0, 5.5]],
+            },
+            Entry::TrialEnd {
+                t_ns: 30,
+                trial: 1,
+                iti_ms: 0,
+            },
+            Entry::MarkBad {
+                t_ns: 31,
+                trial: 1,
+                note: "noise".into(),
+            },
+            // Trial 2 never ended: the process was killed; then the session was resumed two
+            // seconds of wall clock later and trial 2 ran again whole.
+            start(2, 40),
+            answer(Some(2), "fit", "fit", 10.0),
+            Entry::Continuous {
+                t_ns: 45,
+                trial: 2,
+                step: "clip".into(),
+                item: "valence".into(),
+                hz: Some(20.0),
+                samples: vec![[0.0, 1.0]],
+            },
+            Entry::Resume {
+                t_ns: 0,
+                monotonic_ns: None,
+                wall_unix_ns: 3_000_000_000,
+                next_trial: None,
+            },
+            start(2, 5),
+            answer(Some(2), "fit", "fit", 40.0),
+            Entry::TrialEnd {
+                t_ns: 9,
+                trial: 2,
+                iti_ms: 0,
+            },
+            Entry::SessionEnd {
+                t_ns: 10,
+                status: Status::Completed,
+            },
+        ];
+        let t = build(&[session(entries)]);
+        assert_eq!(t.trials.len(), 2);
+        assert_eq!(*t.trials.get(0, "fit"), Value::Float(70.0));
+        assert_eq!(*t.trials.get(1, "fit"), Value::Float(40.0));
+        assert_eq!(
+            *t.trials.get(0, "recognition_the_red_square"),
+            Value::Float(1.0)
+        );
+        assert_eq!(*t.trials.get(0, "music"), Value::Str("silence".into()));
+        assert_eq!(*t.trials.get(0, "fixation_ms"), Value::Int(500));
+        assert_eq!(*t.trials.get(0, "flagged"), Value::Bool(true));
+        assert_eq!(*t.trials.get(1, "flagged"), Value::Bool(false));
+        assert_eq!(*t.trials.get(0, "continuous_hz"), Value::Float(20.0));
+        // The dropped attempt of trial 2 leaves no samples and no response.
+        assert_eq!(t.continuous.len(), 2);
+        assert_eq!(t.responses.len(), 4);
+        assert_eq!(*t.participants.get(0, "demo_age"), Value::Float(31.0));
+        // Times after the resume are placed after the first run's start (2 s of wall clock).
+        let events = &t.events[&("exp".to_string(), "P1".to_string(), 1)];
+        let second = events
+            .iter()
+            .find(|e| e.trial_type == "trial" && e.trial_index == Some(2))
+            .unwrap();
+        assert!(
+            (second.onset - 2.000_000_005).abs() < 1e-9,
+            "{}",
+            second.onset
+        );
+        // Column order: the schema's fixed columns first.
+        let names: Vec<&str> = t.trials.columns.iter().map(|c| c.name.as_str()).collect();
+        let fixed: Vec<&str> = cuelab_core::schema::TRIALS.iter().map(|c| c.name).collect();
+        assert_eq!(&names[..fixed.len()], &fixed[..]);
     }
 }
