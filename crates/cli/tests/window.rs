@@ -371,6 +371,55 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
     .unwrap();
     assert_eq!(meta["status"], "aborted", "{meta}");
 
+    // A third participant's window is destroyed under it (as if by another X client): the
+    // session ends `aborted` too.
+    let mut closed = Killed(
+        Command::new(env!("CARGO_BIN_EXE_cuelab"))
+            .arg("run")
+            .arg(data().join("protocol.toml"))
+            .args([
+                "--participant",
+                "3",
+                "--display",
+                "window",
+                "--audio",
+                "virtual",
+            ])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("DISPLAY", &display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cuelab starts"),
+    );
+    wait_for("the third window", || {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "cuelab"])
+            .env("DISPLAY", &display)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    d.pause(2000);
+    d.x(&["search", "--onlyvisible", "--name", "cuelab", "windowclose"]);
+    let start = Instant::now();
+    let closed_status = loop {
+        if let Some(st) = closed.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "cuelab did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(closed_status.code(), Some(3), "{closed_status}");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("window-e2e/sub-3/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["status"], "aborted", "{meta}");
+
     // Export and compare with what the script did.
     let out = tmp.join("export");
     let exported = common::cuelab(&[

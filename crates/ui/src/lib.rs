@@ -201,39 +201,46 @@ where
     };
     let labels = options.labels.clone();
     let opened = std::thread::scope(|scope| {
-        let result = eframe::run_native_ext(
-            &options.title,
-            native,
-            Some(ctx.clone()),
-            Box::new(|cc| {
-                app::style(&cc.egui_ctx);
-                let window = Window {
-                    display: WindowDisplay::new(link.clone(), clock, refresh),
-                    respondent: WindowRespondent::new(link.clone(), clock),
-                };
-                let wake = cc.egui_ctx.clone();
-                let finished = Arc::clone(&finished);
-                started.store(true, Ordering::SeqCst);
-                std::thread::Builder::new()
-                    .name("cuelab-session".into())
-                    .spawn_scoped(scope, move || {
-                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            session(window)
-                        }));
-                        let _ = done_tx.send(out);
-                        finished.store(true, Ordering::SeqCst);
-                        wake.send_viewport_cmd(eframe::egui::ViewportCommand::Close);
-                        wake.request_repaint();
-                    })
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
-                Ok(Box::new(app::App::new(
-                    rx,
-                    clock,
-                    labels,
-                    Arc::clone(&stop),
-                )))
-            }),
-        );
+        // winit panics when the X window is destroyed under it (another client's
+        // XDestroyWindow rather than a window manager's close request): that is a closed
+        // window too, and the session must still end `aborted` with its data kept.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            eframe::run_native_ext(
+                &options.title,
+                native,
+                Some(ctx.clone()),
+                Box::new(|cc| {
+                    app::style(&cc.egui_ctx);
+                    let window = Window {
+                        display: WindowDisplay::new(link.clone(), clock, refresh),
+                        respondent: WindowRespondent::new(link.clone(), clock),
+                    };
+                    let wake = cc.egui_ctx.clone();
+                    let finished = Arc::clone(&finished);
+                    started.store(true, Ordering::SeqCst);
+                    std::thread::Builder::new()
+                        .name("cuelab-session".into())
+                        .spawn_scoped(scope, move || {
+                            let out =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    session(window)
+                                }));
+                            let _ = done_tx.send(out);
+                            finished.store(true, Ordering::SeqCst);
+                            wake.send_viewport_cmd(eframe::egui::ViewportCommand::Close);
+                            wake.request_repaint();
+                        })
+                        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+                    Ok(Box::new(app::App::new(
+                        rx,
+                        clock,
+                        labels,
+                        Arc::clone(&stop),
+                    )))
+                }),
+            )
+        }))
+        .unwrap_or(Ok(()));
         // The window is gone: a session still running is told to stop.
         if !finished.load(Ordering::SeqCst) {
             stop.store(true, Ordering::SeqCst);
