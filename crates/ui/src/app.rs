@@ -279,6 +279,10 @@ pub(crate) struct App {
     confirm_quit: bool,
     now: SessionTime,
     worker_gone: bool,
+    /// Fullscreen was asked for but not yet checked: without a window manager (a bare X
+    /// server, as some lab machines run) winit's fullscreen request is ignored, so the window
+    /// is sized to the monitor itself.
+    fill_monitor: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -295,8 +299,10 @@ impl App {
         clock: MonotonicClock,
         labels: Labels,
         stop: Arc<AtomicBool>,
+        fullscreen: bool,
     ) -> Self {
         Self {
+            fill_monitor: fullscreen,
             rx,
             clock,
             labels,
@@ -479,6 +485,16 @@ impl eframe::App for App {
                 View::Page { onset, .. } => *onset = Some(now),
                 View::Ask(form) => form.onset = Some(now),
                 View::Idle | View::Video => {}
+            }
+        }
+        if self.fill_monitor
+            && let Some(size) = ctx.input(|i| i.viewport().monitor_size)
+        {
+            self.fill_monitor = false;
+            let inner = ctx.input(|i| i.viewport().inner_rect.map(|r| r.size()));
+            if inner.is_none_or(|s| s != size) {
+                ctx.send_viewport_cmd(egui::ViewportCommand::OuterPosition(egui::pos2(0.0, 0.0)));
+                ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(size));
             }
         }
         if ctx.input(|i| i.viewport().close_requested()) && !self.worker_gone {

@@ -200,6 +200,7 @@ where
         vsync: false,
     };
     let labels = options.labels.clone();
+    let fullscreen = options.fullscreen;
     let opened = std::thread::scope(|scope| {
         // winit panics when the X window is destroyed under it (another client's
         // XDestroyWindow rather than a window manager's close request): that is a closed
@@ -236,6 +237,7 @@ where
                         clock,
                         labels,
                         Arc::clone(&stop),
+                        fullscreen,
                     )))
                 }),
             )
