@@ -218,6 +218,25 @@ pub fn cell_means(
     )
 }
 
+/// Power per sample size with Clopper–Pearson 95% intervals (`power.svg`, `power.png`).
+pub fn power_curve(
+    points: &[MeanPoint],
+    title: &str,
+    out_dir: Option<&Path>,
+) -> Result<Figure, AnalysisError> {
+    let none: &[Vec<f64>] = &[];
+    both_backends!(
+        "power",
+        format!("{title}: power per sample size with Clopper–Pearson 95% intervals"),
+        out_dir,
+        draw_cell_means,
+        points,
+        none,
+        "power",
+        title
+    )
+}
+
 fn draw_histogram<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     values: &[f64],

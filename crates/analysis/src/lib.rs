@@ -82,6 +82,7 @@ pub mod input;
 pub mod lmm;
 pub mod named;
 pub mod plan;
+pub mod power;
 pub mod quality;
 mod report;
 pub mod sdt;

@@ -43,6 +43,8 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Run every plan in analysis/ on its dataset and compare with the recorded results.
     Reproduce(cmd::reproduce::Args),
+    /// Power by simulation: simulated studies per sample size, analysed in process.
+    Power(cmd::power::Args),
     /// First contact: a bundled study planned and analysed, report written. No sound card or
     /// display needed.
     Demo(cmd::demo::Args),
@@ -69,6 +71,7 @@ fn run() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),
+        Command::Power(a) => cmd::power::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Stimuli(c) => cmd::stimuli_make::run(c),
     };

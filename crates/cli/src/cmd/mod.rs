@@ -6,6 +6,7 @@ pub mod check;
 pub mod demo;
 pub mod export;
 pub mod plan;
+pub mod power;
 pub mod reproduce;
 pub mod run;
 pub mod simulate;
