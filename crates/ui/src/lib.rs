@@ -112,6 +112,9 @@ pub struct WindowOptions {
     pub stop: Arc<AtomicBool>,
     /// The refresh rate assumed when the driver does not wait for the vertical blank.
     pub nominal_hz: u32,
+    /// The monitor (winit's `available_monitors` order) a fullscreen window goes to; `None`:
+    /// the primary one.
+    pub screen: Option<usize>,
 }
 
 /// The handles the session thread gets.
@@ -175,9 +178,13 @@ where
     let started = AtomicBool::new(false);
     let finished = Arc::new(AtomicBool::new(false));
     let viewport = if options.fullscreen {
-        eframe::egui::ViewportBuilder::default()
+        let builder = eframe::egui::ViewportBuilder::default()
             .with_title(&options.title)
-            .with_fullscreen(true)
+            .with_fullscreen(true);
+        match options.screen {
+            Some(n) => builder.with_monitor(n),
+            None => builder,
+        }
     } else {
         eframe::egui::ViewportBuilder::default()
             .with_title(&options.title)
@@ -200,7 +207,8 @@ where
         vsync: false,
     };
     let labels = options.labels.clone();
-    let fullscreen = options.fullscreen;
+    // A window on another screen is left where winit put it (its origin is not 0, 0).
+    let fullscreen = options.fullscreen && options.screen.unwrap_or(0) == 0;
     let opened = std::thread::scope(|scope| {
         // winit panics when the X window is destroyed under it (another client's
         // XDestroyWindow rather than a window manager's close request): that is a closed

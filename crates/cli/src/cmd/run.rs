@@ -87,6 +87,9 @@ pub struct Args {
     /// $XDG_CONFIG_HOME/cuelab/calibration.toml.
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
+    /// The monitor a fullscreen window opens on (0 = the first in the system's order).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16))]
+    screen: Option<u16>,
     /// Send a Lab Streaming Layer marker stream (`cuelab-<experiment>`, type `Markers`) at every
     /// measured onset; liblsl is loaded from --lsl-lib, CUELAB_LIBLSL, the library folders or
     /// pylsl's wheel.
@@ -378,6 +381,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 stimuli: Arc::clone(&stimuli),
                 audio: &audio,
                 fullscreen: display == DisplayKind::Fullscreen,
+                screen: args.screen.map(usize::from),
                 clock,
                 observer: &mut console,
                 markers,

@@ -28,6 +28,8 @@ pub struct Lab<'a> {
     pub stimuli: Arc<Stimuli>,
     pub audio: &'a str,
     pub fullscreen: bool,
+    /// The monitor for a fullscreen window (`--screen`).
+    pub screen: Option<usize>,
     pub clock: MonotonicClock,
     pub observer: &'a mut (dyn Observer + Send),
     pub markers: &'a mut (dyn MarkerSink + Send),
@@ -135,6 +137,7 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
         clock: lab.clock,
         stop: Arc::clone(&lab.controls.stop),
         nominal_hz: super::run::REFRESH_HZ,
+        screen: lab.screen,
     };
     let stop = Arc::clone(&lab.controls.stop);
     let Lab {
@@ -240,6 +243,7 @@ pub fn check_display(
         clock: MonotonicClock::start_now(),
         stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         nominal_hz: super::run::REFRESH_HZ,
+        screen: None,
     };
     let result = cuelab_ui::run(options, |window: Window| -> anyhow::Result<DisplayReport> {
         let mut display = window.display;
