@@ -332,3 +332,26 @@ tr <- tr[tr$practice == "FALSE", ]
 fit_e <- aov_ez("participant", "ending", tr, within = "mood", fun_aggregate = mean)
 anova_values("/anova/ending", fit_e)
 write_expected("memory_bias", "SIMULATED memory-bias sessions: d' and c (log-linear) per participant x mood, rm-ANOVAs")
+
+# ---- emotion_sam (SIMULATED: cuelab simulate protocols/emotion-attribution.toml --participants 20)
+em <- read.csv("analysis/data/emotion_trials.csv", stringsAsFactors = FALSE)
+em <- em[em$practice == "FALSE" & em$flagged == "FALSE", ]
+em$music <- factor(em$music, levels = c("happy", "sad", "calm_to_tense", "sad_to_happy"))
+em$focus <- factor(em$focus, levels = c("felt", "perceived"))
+put("/n_rows", nrow(em))
+fit <- aov_ez("participant", "sam_valence", em, within = "music", between = "focus",
+              fun_aggregate = mean)
+anova_values("/anova/sam", fit)
+es_ci_values("/anova/sam", fit)
+e <- summary(pairs(emmeans(fit, ~music), adjust = "holm"), infer = c(TRUE, TRUE), adjust = "none")
+h <- summary(pairs(emmeans(fit, ~music), adjust = "holm"))
+for (i in seq_len(nrow(e))) {
+  p <- sprintf("/pairwise/music/comparisons/%s", e$contrast[i])
+  put(paste0(p, "/estimate"), e$estimate[i])
+  put(paste0(p, "/se"), e$SE[i])
+  put(paste0(p, "/df"), e$df[i])
+  put(paste0(p, "/t"), e$t.ratio[i])
+  put(paste0(p, "/p"), e$p.value[i])
+  put(paste0(p, "/p_holm"), h$p.value[i])
+}
+write_expected("emotion_sam", "SIMULATED emotion-attribution sessions: SAM valence, music (within) x focus (between)")

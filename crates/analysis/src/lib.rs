@@ -592,6 +592,14 @@ mod tests {
     }
 
     #[test]
+    fn emotion_sam_on_exported_sessions_matches_afex_and_emmeans() {
+        let o = check_plan("emotion_sam");
+        assert_eq!(o.results.pairwise.get("music").unwrap().method, "emmeans");
+        // An export has cuelab's timing columns, so the report has its timing section.
+        assert!(o.results.timing_quality.is_some());
+    }
+
+    #[test]
     fn slopes_and_mixed_pairwise_plans_match_r() {
         let o = check_plan("musictime_mixed");
         assert_eq!(o.results.pairwise.get("Music").unwrap().method, "emmeans");
