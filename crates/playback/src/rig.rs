@@ -399,7 +399,8 @@ impl<D: Display> Rig<D> {
         }
     }
 
-    /// Adds `bias` to every measured audio onset (a calibration: the device's first sample
+    /// Corrects every measured audio onset by `bias` and schedules soundtracks that much
+    /// earlier (a calibration: the device's first sample
     /// leaves this much later than its timestamp says).
     pub fn with_bias(mut self, bias: SessionTime) -> Self {
         self.bias = bias;
@@ -415,8 +416,11 @@ impl<D: Display> Rig<D> {
 impl<D: Display> Presenter for Rig<D> {
     fn present(&mut self, req: &ClipRequest) -> Result<TrialTiming, PresentError> {
         let mut queue = queue_for(&self.stimuli, self.frames, req)?;
-        let config = config_for(req, self.lead);
-        let mut timing = match req.soundtrack.as_deref() {
+        let config = PresentConfig {
+            audio_bias: self.bias,
+            ..config_for(req, self.lead)
+        };
+        let timing = match req.soundtrack.as_deref() {
             Some(id) => {
                 let sound = self.stimuli.sound(id).ok_or_else(|| {
                     PresentError::stop(format!("soundtrack `{id}` was not loaded"))
@@ -429,14 +433,6 @@ impl<D: Display> Presenter for Rig<D> {
             }
             None => present(&mut queue, &mut self.display, None, &config).map_err(video_err)?,
         };
-        if self.bias != SessionTime::ZERO
-            && let Some(a) = timing.audio_onset.as_mut()
-        {
-            *a = *a + self.bias;
-            if let (Some(a), Some(v)) = (timing.audio_onset, timing.video_onset) {
-                timing.av_offset_ms = Some((a - v).as_millis_f64());
-            }
-        }
         Ok(timing)
     }
 }

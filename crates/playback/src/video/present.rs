@@ -41,6 +41,11 @@ pub struct PresentConfig {
     /// A trial whose measured audio − video offset differs from `av_offset` by more than this
     /// is flagged.
     pub max_av_error: SessionTime,
+    /// The audio path's calibrated bias: the first sample is heard this much later than the
+    /// device's timestamp says (`cuelab check --calibrate`). The soundtrack is scheduled this
+    /// much earlier, and every measured onset is corrected by it before the frame clock, the
+    /// audio − video offset and the flags use it.
+    pub audio_bias: SessionTime,
 }
 
 impl Default for PresentConfig {
@@ -50,6 +55,7 @@ impl Default for PresentConfig {
             lead: SessionTime::from_millis(100),
             tolerance: super::frame_clock::DEFAULT_TOLERANCE,
             max_av_error: SessionTime::from_millis(1),
+            audio_bias: SessionTime::ZERO,
         }
     }
 }
@@ -94,7 +100,7 @@ where
     let planned_flip = display.refresh_at_or_after(display.now() + config.lead);
     let scheduled_audio_onset = planned_flip + config.av_offset;
     if let Some(out) = soundtrack.as_deref_mut() {
-        out.start_at(scheduled_audio_onset)?;
+        out.start_at(scheduled_audio_onset - config.audio_bias)?;
     }
     let mut clock = FrameClock::new(planned_flip, config.tolerance);
     let mut audio = AudioStatus::default();
@@ -106,6 +112,7 @@ where
     let video_offset = loop {
         if let Some(out) = soundtrack.as_deref_mut() {
             audio = out.poll()?;
+            audio.onset = audio.onset.map(|o| o + config.audio_bias);
             if let Some(onset) = audio.onset {
                 clock.set_origin(onset - config.av_offset);
             }
@@ -135,6 +142,7 @@ where
     };
     if let Some(out) = soundtrack.as_deref_mut() {
         audio = out.poll()?;
+        audio.onset = audio.onset.map(|o| o + config.audio_bias);
     }
 
     let counts = clock.counts();
@@ -297,6 +305,31 @@ mod tests {
                 Some(t.scheduled_onset + SessionTime::from_millis(2000))
             );
             assert_eq!(display.last_frame(), Some(59));
+        }
+    }
+
+    #[test]
+    fn a_calibrated_bias_schedules_earlier_and_corrects_the_measured_onset() {
+        // A device whose first sample is heard 7.8 ms after its timestamps say: with the bias
+        // calibrated, the soundtrack is asked for 7.8 ms early, the corrected onset lands on the
+        // planned instant and the trial is clean.
+        let bias = SessionTime::from_micros(7800);
+        for offset in [0i64, 20] {
+            let clock = VirtualClock::new();
+            clock.advance(SessionTime::from_millis(1234));
+            let mut audio = FakeAudio::new(&clock);
+            let mut display = VirtualDisplay::new(clock.clone(), 60);
+            let config = PresentConfig {
+                av_offset: SessionTime::from_millis(offset),
+                audio_bias: bias,
+                ..PresentConfig::default()
+            };
+            let t = present(&mut clip_30fps(), &mut display, Some(&mut audio), &config).unwrap();
+            let wanted = t.scheduled_onset + SessionTime::from_millis(offset);
+            assert_eq!(audio.asked, Some(wanted - bias), "offset {offset}");
+            assert_eq!(t.audio_onset, Some(wanted));
+            assert_eq!(t.av_offset_ms, Some(offset as f64));
+            assert!(!t.flagged, "{:?}", t.flags);
         }
     }
 
