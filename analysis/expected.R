@@ -1,5 +1,5 @@
 # Writes the reference results that `cuelab reproduce --check` compares against:
-# analysis/musictime.expected.json and analysis/priming.expected.json.
+# analysis/<plan>.expected.json for every plan in analysis/.
 #
 # Run from the repository root (with ../shared/datasets beside the repo):
 #   Rscript analysis/expected.R
@@ -355,3 +355,69 @@ for (i in seq_len(nrow(e))) {
   put(paste0(p, "/p_holm"), h$p.value[i])
 }
 write_expected("emotion_sam", "SIMULATED emotion-attribution sessions: SAM valence, music (within) x focus (between)")
+
+# Paired t-tests of every pair of levels (in level order) on per-subject means, with Holm and
+# Bonferroni over the family, d_z and its CI: cuelab's [[results.pairwise]] on a within factor.
+paired_values <- function(prefix, d, dv, subject, factor) {
+  agg <- aggregate(d[[dv]], list(s = d[[subject]], f = d[[factor]]), mean)
+  w <- reshape(agg, idvar = "s", timevar = "f", direction = "wide")
+  pairs <- combn(levels(d[[factor]]), 2, simplify = FALSE)
+  raw_p <- sapply(pairs, function(pr) t.test(w[[paste0("x.", pr[1])]] - w[[paste0("x.", pr[2])]])$p.value)
+  holm <- p.adjust(raw_p, "holm")
+  bonf <- p.adjust(raw_p, "bonferroni")
+  for (i in seq_along(pairs)) {
+    pr <- pairs[[i]]
+    dd <- w[[paste0("x.", pr[1])]] - w[[paste0("x.", pr[2])]]
+    tt <- t.test(dd)
+    p <- sprintf("%s/comparisons/%s - %s", prefix, pr[1], pr[2])
+    put(paste0(p, "/estimate"), mean(dd))
+    put(paste0(p, "/t"), tt$statistic)
+    put(paste0(p, "/df"), tt$parameter)
+    put(paste0(p, "/p"), tt$p.value)
+    put(paste0(p, "/p_holm"), holm[i])
+    put(paste0(p, "/p_bonferroni"), bonf[i])
+    put(paste0(p, "/dz"), mean(dd) / sd(dd))
+    put(paste0(p, "/dz_ci/lower"), t_root(mean(dd) / sd(dd), length(dd), 0.975))
+    put(paste0(p, "/dz_ci/upper"), t_root(mean(dd) / sd(dd), length(dd), 0.025))
+    put(paste0(p, "/ci_lower"), tt$conf.int[1])
+    put(paste0(p, "/ci_upper"), tt$conf.int[2])
+  }
+}
+
+# ---- time_perception (SIMULATED: datasets/time-perception, cuelab simulate --seed 11) -------
+tp <- read.csv("datasets/time-perception/export/data/experiment-timeperception_table-trials_data.csv",
+               stringsAsFactors = FALSE)
+put("/n_rows_read", nrow(tp))
+tp <- tp[tp$practice == "FALSE" & tp$flagged == "FALSE", ]
+tp$log_ratio <- log(tp$verbal / tp$clip_duration_s)
+put("/n_rows", nrow(tp))
+tp$participant <- factor(tp$participant)
+tp$clip <- factor(tp$clip)
+tp$music <- factor(tp$music, levels = c("silence", "relaxing", "sad", "arousing"))
+put("/n_subjects", nlevels(tp$participant))
+describe("/descriptives", tp, "log_ratio", "participant", "music")
+fit <- aov_ez("participant", "log_ratio", tp, within = "music", fun_aggregate = mean)
+anova_values("/anova/music", fit)
+es_ci_values("/anova/music", fit)
+paired_values("/pairwise/music", tp, "log_ratio", "participant", "music")
+m <- lmer(log_ratio ~ music + (1 | participant) + (1 | clip), data = tp, REML = TRUE)
+lmm_values("/lmm/crossed", m)
+write_expected("time_perception", "SIMULATED time-perception sessions (datasets/time-perception): log(verbal / clip duration) by music")
+
+# ---- congruence (SIMULATED: datasets/congruence, cuelab simulate --seed 11) -----------------
+cg <- read.csv("datasets/congruence/export/data/experiment-congruence_table-trials_data.csv",
+               stringsAsFactors = FALSE)
+put("/n_rows_read", nrow(cg))
+cg <- cg[cg$practice == "FALSE" & cg$flagged == "FALSE", ]
+put("/n_rows", nrow(cg))
+cg$participant <- factor(cg$participant)
+cg$music <- factor(cg$music, levels = c("relaxing", "arousing", "sad", "scary"))
+cg$clip <- factor(cg$clip, levels = c("approach", "chase", "hide"))
+put("/n_subjects", nlevels(cg$participant))
+cg$cell <- interaction(cg$music, cg$clip, sep = ":", lex.order = TRUE)
+describe("/descriptives", cg, "fit", "participant", "cell")
+fit <- aov_ez("participant", "fit", cg, within = c("music", "clip"), fun_aggregate = mean)
+anova_values("/anova/music_by_clip", fit)
+es_ci_values("/anova/music_by_clip", fit)
+paired_values("/pairwise/music", cg, "fit", "participant", "music")
+write_expected("congruence", "SIMULATED congruence sessions (datasets/congruence): fit by music x clip")
