@@ -21,6 +21,8 @@ pub struct Protocol {
     pub(crate) texts: BTreeMap<String, String>,
     /// `[stimuli] normalize_lufs`: the integrated loudness every soundtrack is brought to.
     pub(crate) normalize_lufs: Option<f64>,
+    /// `[triggers]`: the byte code sent to a trigger port per event.
+    pub(crate) triggers: Triggers,
     /// SHA-256 (hex) of the protocol text and every file it read (conditions, pages, items).
     pub(crate) sha256: String,
 }
@@ -55,6 +57,10 @@ impl Protocol {
     }
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+    /// The `[triggers]` table (empty when the protocol has none).
+    pub fn triggers(&self) -> &Triggers {
+        &self.triggers
     }
     pub fn clip(&self, id: &str) -> Option<&Stimulus> {
         self.clips.iter().find(|c| c.id == id)
@@ -480,6 +486,43 @@ pub enum ReproductionInput {
     Toggle,
 }
 
+/// The `[triggers]` table: which byte a hardware trigger port sends for each marker event
+/// (`cuelab_core::marker::MarkerEvent::name()`), with condition-specific codes for trial events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Triggers {
+    /// Event name → code (1–255). An event not named sends no trigger.
+    pub codes: BTreeMap<String, u8>,
+    /// `[[triggers.when]]` rules in the order written; the first that matches wins.
+    pub rules: Vec<TriggerRule>,
+}
+
+/// `[[triggers.when]]`: on trials where `when` holds, `event` sends `code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerRule {
+    pub when: Condition,
+    pub event: String,
+    pub code: u8,
+}
+
+impl Triggers {
+    /// Whether the protocol declares no trigger codes at all (no `[triggers]` table, or an
+    /// empty one): the trigger port then uses its defaults.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty() && self.rules.is_empty()
+    }
+
+    /// The code for `event` on a trial whose variables `conditions` gives (factor names, `clip`,
+    /// `soundtrack`; for session events, nothing): the first rule for `event` whose `when`
+    /// holds, else the event's code, else `None` (no trigger).
+    pub fn code(&self, event: &str, conditions: &dyn Fn(&str) -> Option<String>) -> Option<u8> {
+        self.rules
+            .iter()
+            .find(|r| r.event == event && r.when.eval(conditions))
+            .map(|r| r.code)
+            .or_else(|| self.codes.get(event).copied())
+    }
+}
+
 /// A boolean expression over a trial's condition values (`when = '...'`). Variables are factor
 /// names, `clip` and `soundtrack` (`"silence"` on a trial without music).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -664,5 +707,52 @@ impl Questionnaire {
             out.push((scale.clone(), sum));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_codes_omit_unnamed_events_and_rules_apply_in_order() {
+        let eq = |v: &str, x: &str| Condition::Eq(v.into(), x.into());
+        let t = Triggers {
+            codes: BTreeMap::from([("audio_onset".to_string(), 3), ("trial_end".to_string(), 6)]),
+            rules: vec![
+                TriggerRule {
+                    when: eq("music", "arousing"),
+                    event: "audio_onset".into(),
+                    code: 31,
+                },
+                TriggerRule {
+                    when: Condition::Not(Box::new(eq("music", "arousing"))),
+                    event: "trial_start".into(),
+                    code: 40,
+                },
+                TriggerRule {
+                    when: eq("clip", "street"),
+                    event: "audio_onset".into(),
+                    code: 32,
+                },
+            ],
+        };
+        let vars = |music: &'static str, clip: &'static str| {
+            move |v: &str| match v {
+                "music" => Some(music.to_string()),
+                "clip" => Some(clip.to_string()),
+                _ => None,
+            }
+        };
+        assert_eq!(t.code("audio_onset", &vars("arousing", "street")), Some(31));
+        assert_eq!(t.code("audio_onset", &vars("calm", "street")), Some(32));
+        assert_eq!(t.code("audio_onset", &vars("calm", "beach")), Some(3));
+        assert_eq!(t.code("trial_start", &vars("calm", "beach")), Some(40));
+        // trial_start has no code of its own: no trigger where its rule does not hold.
+        assert_eq!(t.code("trial_start", &vars("arousing", "beach")), None);
+        assert_eq!(t.code("trial_end", &|_| None), Some(6));
+        assert_eq!(t.code("session_start", &|_| None), None);
+        assert!(!t.is_empty());
+        assert!(Triggers::default().is_empty());
     }
 }

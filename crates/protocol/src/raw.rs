@@ -31,6 +31,25 @@ pub struct RawProtocol {
     /// Overrides of participant-visible labels.
     #[serde(default)]
     pub text: Option<BTreeMap<S<String>, S<String>>>,
+    /// Trigger codes: `event = code`, and `[[triggers.when]]` rules for trial events.
+    #[serde(default)]
+    pub triggers: Option<BTreeMap<S<String>, S<RawTriggerEntry>>>,
+}
+
+/// A key of `[triggers]`: an event's code, or (key `when`) the list of condition rules.
+#[derive(Debug)]
+pub enum RawTriggerEntry {
+    Code(i64),
+    Rules(Vec<S<RawTriggerRule>>),
+}
+
+/// `[[triggers.when]]`: on trials where `when` holds, `event` sends `code`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTriggerRule {
+    pub when: S<String>,
+    pub event: S<String>,
+    pub code: S<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,3 +460,6 @@ either_shape!(RawQuestionItem, "an item's text, or a table with `text`",
 either_shape!(RawOrderSpec, "\"williams\", \"shuffle\", \"fixed\", or a table such as { shuffle = true, max_run = 2 }",
     scalar: visit_str(&str) => |v: &str| Ok(RawOrderSpec::Keyword(v.to_string())),
     map: RawOrder => RawOrderSpec::Table);
+either_shape!(RawTriggerEntry, "a code 1 to 255, or (key `when`) a list of { when, event, code }",
+    scalar: visit_i64(i64) => |v| Ok(RawTriggerEntry::Code(v)),
+    seq: Vec<S<RawTriggerRule>> => RawTriggerEntry::Rules);

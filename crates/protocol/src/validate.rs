@@ -263,6 +263,7 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
         );
     }
     let texts = texts(raw.text.as_ref(), cx);
+    let triggers = triggers(raw.triggers.as_ref(), &trial_vars, cx);
     let normalize_lufs = raw
         .stimuli
         .as_ref()
@@ -294,6 +295,7 @@ pub(crate) fn build(raw: RawProtocol, cx: &mut Ctx<'_>) -> Option<Protocol> {
         after,
         texts,
         normalize_lufs,
+        triggers,
         sha256: String::new(),
     })
 }
@@ -1511,6 +1513,122 @@ fn texts(
             continue;
         }
         out.insert(k.get_ref().clone(), v.get_ref().clone());
+    }
+    out
+}
+
+/// The marker events a trigger code can be given for (`MarkerEvent::name()`).
+fn trigger_events() -> impl Iterator<Item = &'static str> {
+    cuelab_core::marker::MarkerEvent::ALL
+        .iter()
+        .map(|e| e.name())
+}
+
+/// The events that belong to a trial, so that a `[[triggers.when]]` rule can see its conditions.
+const TRIAL_EVENTS: [&str; 5] = [
+    "trial_start",
+    "audio_onset",
+    "video_onset",
+    "response",
+    "trial_end",
+];
+
+/// A trigger code: 1 to 255 (0 is the idle level of a parallel/serial trigger line).
+fn trigger_code(v: i64, span: Range<usize>, cx: &mut Ctx<'_>) -> Option<u8> {
+    match u8::try_from(v) {
+        Ok(c) if c > 0 => Some(c),
+        _ => {
+            cx.err_help(
+                span,
+                format!("trigger code {v} is outside 1..=255"),
+                Some("a trigger is one byte; 0 is the line at rest".into()),
+            );
+            None
+        }
+    }
+}
+
+/// The `[triggers]` table: `event = code` for known events, and `when` rules for trial events.
+fn triggers(
+    raw: Option<&BTreeMap<Spanned<String>, Spanned<RawTriggerEntry>>>,
+    vars: &WhenVars,
+    cx: &mut Ctx<'_>,
+) -> Triggers {
+    let mut out = Triggers::default();
+    for (k, v) in raw.into_iter().flatten() {
+        match (k.get_ref().as_str(), v.get_ref()) {
+            ("when", RawTriggerEntry::Rules(rules)) => {
+                for r in rules {
+                    let r = r.get_ref();
+                    let event = r.event.get_ref();
+                    let event_ok = if !trigger_events().any(|e| e == event) {
+                        cx.err_help(
+                            r.event.span(),
+                            format!("unknown event `{event}` in [[triggers.when]]"),
+                            did_you_mean(event, trigger_events()).or_else(|| {
+                                Some(format!(
+                                    "the events are: {}",
+                                    trigger_events().collect::<Vec<_>>().join(", ")
+                                ))
+                            }),
+                        );
+                        false
+                    } else if !TRIAL_EVENTS.contains(&event.as_str()) {
+                        cx.err_help(
+                            r.event.span(),
+                            format!("`{event}` is not a trial event, so it has no conditions"),
+                            Some(format!(
+                                "a [[triggers.when]] rule is for {}; give `{event}` its code as `{event} = N`",
+                                TRIAL_EVENTS.join(", ")
+                            )),
+                        );
+                        false
+                    } else {
+                        true
+                    };
+                    let code = trigger_code(*r.code.get_ref(), r.code.span(), cx);
+                    let when = steps::when(&r.when, vars, cx);
+                    if let (true, Some(code), Some(when)) = (event_ok, code, when) {
+                        out.rules.push(TriggerRule {
+                            when,
+                            event: event.clone(),
+                            code,
+                        });
+                    }
+                }
+            }
+            ("when", RawTriggerEntry::Code(_)) => cx.err_help(
+                v.span(),
+                "`when` in [triggers] is a list of rules",
+                Some("write `[[triggers.when]]` with `when = '...'`, `event` and `code`".into()),
+            ),
+            (name, entry) => {
+                if !trigger_events().any(|e| e == name) {
+                    cx.err_help(
+                        k.span(),
+                        format!("unknown event `{name}` in [triggers]"),
+                        did_you_mean(name, trigger_events()).or_else(|| {
+                            Some(format!(
+                                "the events are: {}",
+                                trigger_events().collect::<Vec<_>>().join(", ")
+                            ))
+                        }),
+                    );
+                    continue;
+                }
+                match entry {
+                    RawTriggerEntry::Code(c) => {
+                        if let Some(code) = trigger_code(*c, v.span(), cx) {
+                            out.codes.insert(name.to_string(), code);
+                        }
+                    }
+                    RawTriggerEntry::Rules(_) => cx.err(
+                        v.span(),
+                        format!("`{name}` in [triggers] is a code 1 to 255, not a list"),
+                    ),
+                }
+            }
+        }
     }
     out
 }

@@ -149,3 +149,39 @@ fn bad_fixtures_fail_where_they_say() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn the_triggers_table_gives_the_first_matching_rule_else_the_event_code() {
+    let path = protocols_dir().join("tests/good/triggers.toml");
+    let protocol = load_file(&path).unwrap_or_else(|d| panic!("{d}"));
+    let t = protocol.triggers();
+    assert!(!t.is_empty());
+    let trial = |music: &'static str, soundtrack: Option<&'static str>| {
+        move |var: &str| match var {
+            "music" => Some(music.to_string()),
+            "soundtrack" => Some(soundtrack.unwrap_or("silence").to_string()),
+            _ => None,
+        }
+    };
+    // The first rule matches `music == "tone"` before the second (`soundtrack in [...]`) can.
+    assert_eq!(
+        t.code("audio_onset", &trial("tone", Some("tone"))),
+        Some(31)
+    );
+    assert_eq!(
+        t.code("audio_onset", &trial("tone2", Some("tone2"))),
+        Some(32)
+    );
+    // No rule matches: the event's own code.
+    assert_eq!(t.code("audio_onset", &trial("silence", None)), Some(3));
+    // Rules are for their event only.
+    assert_eq!(t.code("trial_start", &trial("tone", Some("tone"))), Some(2));
+    // Session events have no conditions.
+    assert_eq!(t.code("session_start", &|_| None), Some(1));
+    assert_eq!(t.code("abort", &|_| None), Some(8));
+    assert_eq!(t.code("no_such_event", &|_| None), None);
+    // A protocol without [triggers] declares none.
+    let minimal = load_file(&protocols_dir().join("tests/good/minimal.toml")).unwrap();
+    assert!(minimal.triggers().is_empty());
+    assert_eq!(minimal.triggers().code("trial_start", &|_| None), None);
+}

@@ -282,7 +282,7 @@ fn inner_span(cx: &Ctx<'_>, value: &Spanned<String>, inner: Range<usize>) -> Ran
     }
 }
 
-fn when(raw: &Spanned<String>, vars: &WhenVars, cx: &mut Ctx<'_>) -> Option<Condition> {
+pub(crate) fn when(raw: &Spanned<String>, vars: &WhenVars, cx: &mut Ctx<'_>) -> Option<Condition> {
     let (cond, atoms) = match cond::parse(raw.get_ref()) {
         Ok(c) => c,
         Err(e) => {
