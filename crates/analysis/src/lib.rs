@@ -85,6 +85,7 @@ pub mod plan;
 pub mod power;
 pub mod quality;
 mod report;
+mod results;
 pub mod sdt;
 pub mod tables;
 pub mod timecourse;

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use cuelab_stats as stats;
 
-use crate::compute::{FixedEffect, LmmResult, LmmTerm, RandomCorrelation, VarianceComponent};
 use crate::data::{self, Prepared};
 use crate::error::AnalysisError;
 use crate::named::Named;
+use crate::results::{FixedEffect, LmmResult, LmmTerm, RandomCorrelation, VarianceComponent};
 
 fn stats_err(e: stats::StatsError) -> AnalysisError {
     AnalysisError::Stats {

@@ -12,49 +12,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
-use serde::Serialize;
 
 use cuelab_stats as stats;
 
-use crate::compute::{AnovaResult, run_anova};
+use crate::compute::run_anova;
 use crate::data::{self, CellMeans};
 use crate::error::AnalysisError;
 use crate::named::Named;
 use crate::plan::SdtSpec;
-
-/// Signal detection per subject × condition.
-#[derive(Debug, Clone, Serialize)]
-pub struct SdtResult {
-    /// The recognition step.
-    pub step: String,
-    /// The condition column.
-    pub condition: String,
-    /// Its levels (sorted).
-    pub levels: Vec<String>,
-    /// Cells keyed `subject:level`.
-    pub cells: Named<SdtCell>,
-}
-
-/// One subject's recognition in one condition.
-#[derive(Debug, Clone, Serialize)]
-pub struct SdtCell {
-    /// "Old" to old items.
-    pub hits: u32,
-    /// "New" to old items.
-    pub misses: u32,
-    /// "Old" to new items.
-    pub false_alarms: u32,
-    /// "New" to new items.
-    pub correct_rejections: u32,
-    /// Uncorrected hit rate.
-    pub hit_rate: f64,
-    /// Uncorrected false-alarm rate.
-    pub false_alarm_rate: f64,
-    /// d′ from the corrected rates.
-    pub d_prime: f64,
-    /// Criterion c from the corrected rates.
-    pub c: f64,
-}
+use crate::results::AnovaResult;
+pub use crate::results::{SdtCell, SdtResult};
 
 fn read_text(path: &Path, columns: &[&str]) -> Result<DataFrame, AnalysisError> {
     let pl = |e| crate::error::polars(path, e);

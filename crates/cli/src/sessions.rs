@@ -5,14 +5,72 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use cuelab_core::{SessionTime, VirtualClock};
+use cuelab_playback::clock::MonotonicClock;
 use cuelab_playback::decode::{DecodeOptions, decode_file};
+use cuelab_playback::engine::EngineConfig;
 use cuelab_playback::loudness::{gain_to_target_db, integrated_lufs};
 use cuelab_playback::rig::{ClipSpec, SoundSpec, StimulusSet};
+use cuelab_playback::rig::{Frames, Rig, Stimuli};
+use cuelab_playback::virtual_device::VirtualDevice;
 use cuelab_protocol::{Protocol, TrialPlan};
 use cuelab_session::Status;
 use cuelab_session::store::SessionMeta;
 use sha2::{Digest, Sha256};
+
+use crate::error::Invalid;
+
+/// Virtual and headless rigs run at this rate and refresh.
+pub const RATE: u32 = 48_000;
+pub const REFRESH_HZ: u32 = 60;
+
+/// A rig over `display` for a real-time session: the virtual audio device paced by the
+/// monotonic clock, or a real sound card through cpal.
+pub fn device_rig<D: cuelab_playback::video::Display>(
+    audio: &str,
+    stimuli: Arc<Stimuli>,
+    clock: MonotonicClock,
+    display: D,
+    frames: Frames,
+) -> anyhow::Result<Rig<D>> {
+    let lead = SessionTime::from_millis(150);
+    if audio == "virtual" {
+        let mut config = EngineConfig::new(RATE, 2);
+        config.buffer_frames = 256;
+        let (device, engine) = VirtualDevice::new(&config, VirtualClock::new());
+        let paced = device.spawn_paced(clock);
+        return Ok(Rig::new(
+            engine,
+            Box::new(paced),
+            display,
+            stimuli,
+            frames,
+            lead,
+        ));
+    }
+    let name = (audio != "default").then_some(audio);
+    let mut config = EngineConfig::new(RATE, 2);
+    config.buffer_frames = 512;
+    let (device, engine) = cuelab_playback::cpal_device::open_output(name, &config, clock)
+        .map_err(|e| match e {
+            // A name that is no device is the user's mistake; a device that fails is the machine's.
+            cuelab_playback::cpal_device::DeviceError::NotFound { .. } => {
+                anyhow::Error::new(Invalid(e.to_string()))
+            }
+            other => anyhow::Error::new(other).context(format!("opening audio device `{audio}`")),
+        })?;
+    Ok(Rig::new(
+        engine,
+        Box::new(device),
+        display,
+        stimuli,
+        frames,
+        lead,
+    ))
+}
 
 /// The protocol's clips and soundtracks as paths under `dir` (the protocol's folder). With
 /// `[stimuli] normalize_lufs`, each soundtrack's gain includes the gain that brings it to that

@@ -371,7 +371,7 @@ fn display(args: &Args) -> anyhow::Result<ExitCode> {
                 "vsync is not enforced by this display (Xvfb, or a driver that ignores the swap interval): back-to-back flips came {:.2} ms apart (median; SD {:.2} ms), so there is no refresh rate to report; cuelab paces flips at {} Hz on the session clock instead",
                 report.calibration.median_ms(),
                 report.calibration.sd_ms(),
-                super::run::REFRESH_HZ
+                crate::sessions::REFRESH_HZ
             ),
         )
     };

@@ -14,10 +14,8 @@ use anyhow::Context;
 use cuelab_core::marker::{Marker, MarkerEvent, MarkerSink, NoMarkers};
 use cuelab_core::{ParticipantId, Presenter, SessionTime, TrialTiming, VirtualClock, WaitClock};
 use cuelab_playback::clock::MonotonicClock;
-use cuelab_playback::engine::EngineConfig;
 use cuelab_playback::rig::{Frames, Rig, Stimuli, VirtualRig, VirtualRigConfig};
 use cuelab_playback::video::VirtualDisplay;
-use cuelab_playback::virtual_device::VirtualDevice;
 use cuelab_protocol::{PlannedTrial, Protocol};
 use cuelab_session::journal::Durability;
 use cuelab_session::runner::{Controls, Observer, Rig as Seams};
@@ -28,9 +26,8 @@ use crate::error::{Invalid, invalid};
 use crate::protocol_files::load_or_invalid;
 use crate::sessions;
 
-/// Virtual and headless rigs run at this rate and refresh.
-pub const RATE: u32 = 48_000;
-pub const REFRESH_HZ: u32 = 60;
+use crate::sessions::device_rig;
+pub use crate::sessions::{RATE, REFRESH_HZ};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DisplayKind {
@@ -106,8 +103,9 @@ pub struct Args {
     /// baud); each write's time goes to the session's `triggers.jsonl`.
     #[arg(long, value_name = "serial:PORT[:BAUD]")]
     trigger: Option<String>,
-    /// The trigger codes: `event = code` lines (default: session_start 1, trial_start 2,
-    /// audio_onset 3, video_onset 4, response 5, trial_end 6, session_end 7, abort 8).
+    /// The trigger codes: `event = code` lines, overriding the protocol's `[triggers]` table
+    /// (without either: session_start 1, trial_start 2, audio_onset 3, video_onset 4,
+    /// response 5, trial_end 6, session_end 7, abort 8).
     #[arg(long, value_name = "FILE", requires = "trigger")]
     trigger_codes: Option<PathBuf>,
 }
@@ -197,12 +195,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|e| invalid(e.to_string()))?;
     let trigger_codes = match &args.trigger_codes {
-        None => cuelab_markers::TriggerCodes::default(),
+        None => None,
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| Invalid(format!("cannot read {}", p.display())))?;
-            cuelab_markers::TriggerCodes::parse(&p.display().to_string(), &text)
-                .map_err(|e| invalid(e.to_string()))?
+            Some(
+                cuelab_markers::TriggerCodes::parse(&p.display().to_string(), &text)
+                    .map_err(|e| invalid(e.to_string()))?,
+            )
         }
     };
     if !(0.0..=3600.0).contains(&args.lsl_wait) {
@@ -288,10 +288,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // The trigger port too: a port that cannot be opened stops the session before it starts.
     let mut trigger = match (trigger_port, monotonic_ns) {
-        (Some(port), Some(origin_ns)) => Some(
-            cuelab_markers::SerialTrigger::open(&port, trigger_codes, origin_ns)
-                .context("--trigger")?,
-        ),
+        (Some(port), Some(origin_ns)) => {
+            // A --trigger-codes file overrides the protocol's [triggers] table; with neither,
+            // the default codes 1-8.
+            let codes: Box<dyn cuelab_markers::TriggerMap> = match trigger_codes {
+                Some(file) => Box::new(file),
+                None if !protocol.triggers().is_empty() => {
+                    Box::new(ProtocolTriggers(protocol.triggers().clone()))
+                }
+                None => Box::new(cuelab_markers::TriggerCodes::default()),
+            };
+            Some(
+                cuelab_markers::SerialTrigger::open(&port, codes, origin_ns)
+                    .context("--trigger")?,
+            )
+        }
         _ => None,
     };
     let opened = store::open(
@@ -513,51 +524,6 @@ fn headless_rig(
     device_rig(audio, stimuli, clock, display, Frames::Timestamps)
 }
 
-/// A rig over `display` for a real-time session: the virtual audio device paced by the
-/// monotonic clock, or a real sound card through cpal.
-pub fn device_rig<D: cuelab_playback::video::Display>(
-    audio: &str,
-    stimuli: Arc<Stimuli>,
-    clock: MonotonicClock,
-    display: D,
-    frames: Frames,
-) -> anyhow::Result<Rig<D>> {
-    let lead = SessionTime::from_millis(150);
-    if audio == "virtual" {
-        let mut config = EngineConfig::new(RATE, 2);
-        config.buffer_frames = 256;
-        let (device, engine) = VirtualDevice::new(&config, VirtualClock::new());
-        let paced = device.spawn_paced(clock);
-        return Ok(Rig::new(
-            engine,
-            Box::new(paced),
-            display,
-            stimuli,
-            frames,
-            lead,
-        ));
-    }
-    let name = (audio != "default").then_some(audio);
-    let mut config = EngineConfig::new(RATE, 2);
-    config.buffer_frames = 512;
-    let (device, engine) = cuelab_playback::cpal_device::open_output(name, &config, clock)
-        .map_err(|e| match e {
-            // A name that is no device is the user's mistake; a device that fails is the machine's.
-            cuelab_playback::cpal_device::DeviceError::NotFound { .. } => {
-                anyhow::Error::new(Invalid(e.to_string()))
-            }
-            other => anyhow::Error::new(other).context(format!("opening audio device `{audio}`")),
-        })?;
-    Ok(Rig::new(
-        engine,
-        Box::new(device),
-        display,
-        stimuli,
-        frames,
-        lead,
-    ))
-}
-
 /// Prints the marker rate and the latency from event to push, overall and per event.
 fn report_lsl(outlet: &cuelab_markers::LslOutlet) {
     let latency = |s: &cuelab_markers::MarkerStats| {
@@ -586,6 +552,19 @@ fn report_lsl(outlet: &cuelab_markers::LslOutlet) {
                 latency(&s)
             );
         }
+    }
+}
+
+/// The protocol's `[triggers]` table as the trigger port's code map: a trial event's code may
+/// depend on the trial's conditions (`[[triggers.when]]`).
+#[derive(Debug)]
+struct ProtocolTriggers(cuelab_protocol::model::Triggers);
+
+impl cuelab_markers::TriggerMap for ProtocolTriggers {
+    fn code(&self, m: &cuelab_core::marker::Marker<'_>) -> Option<u8> {
+        self.0.code(m.event.name(), &|var: &str| {
+            cuelab_markers::trial_variable(m, var)
+        })
     }
 }
 

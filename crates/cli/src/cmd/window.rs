@@ -136,7 +136,7 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
         labels: Labels::of(lab.protocol),
         clock: lab.clock,
         stop: Arc::clone(&lab.controls.stop),
-        nominal_hz: super::run::REFRESH_HZ,
+        nominal_hz: crate::sessions::REFRESH_HZ,
         screen: lab.screen,
     };
     let stop = Arc::clone(&lab.controls.stop);
@@ -165,7 +165,7 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
             mut display,
             mut respondent,
         } = window;
-        let stats = display.calibrate(CALIBRATION_FLIPS, super::run::REFRESH_HZ)?;
+        let stats = display.calibrate(CALIBRATION_FLIPS, crate::sessions::REFRESH_HZ)?;
         let refresh = display.refresh();
         eprintln!(
             "window: {} flips, median interval {:.2} ms; {}",
@@ -179,12 +179,12 @@ pub fn run_lab(lab: Lab<'_>) -> anyhow::Result<Result<Outcome, RunError>> {
             } else {
                 format!(
                     "vsync not enforced by this display: flips paced at {} Hz on the session clock",
-                    super::run::REFRESH_HZ
+                    crate::sessions::REFRESH_HZ
                 )
             }
         );
-        let mut rig =
-            super::run::device_rig(audio, stimuli, clock, display, Frames::Decode)?.with_bias(bias);
+        let mut rig = crate::sessions::device_rig(audio, stimuli, clock, display, Frames::Decode)?
+            .with_bias(bias);
         let seams = Seams {
             presenter: &mut rig,
             respondent: &mut respondent,
@@ -242,12 +242,12 @@ pub fn check_display(
         labels: Labels::defaults(),
         clock: MonotonicClock::start_now(),
         stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        nominal_hz: super::run::REFRESH_HZ,
+        nominal_hz: crate::sessions::REFRESH_HZ,
         screen: None,
     };
     let result = cuelab_ui::run(options, |window: Window| -> anyhow::Result<DisplayReport> {
         let mut display = window.display;
-        let calibration = display.calibrate(CALIBRATION_FLIPS, super::run::REFRESH_HZ)?;
+        let calibration = display.calibrate(CALIBRATION_FLIPS, crate::sessions::REFRESH_HZ)?;
         let open = |p: &std::path::Path| ClipDecoder::open(p, &DecodeConfig::default());
         let mut decoder = clip.map(open).transpose()?;
         let mut flips = Vec::with_capacity(n);
