@@ -70,6 +70,14 @@ pub enum AnalysisError {
         /// What went wrong.
         message: String,
     },
+    /// A file the plan reads (its data, `[sdt]` responses or `[time_course]` table) does not
+    /// exist, e.g. a plan on `../shared/datasets` in a clone without it. [`crate::reproduce`]
+    /// reports such a plan as skipped; the caller decides whether that is an error.
+    #[error("{}: data absent (no such file)", path.display())]
+    DataAbsent {
+        /// The missing file, as the plan resolves it.
+        path: PathBuf,
+    },
     /// An expected-results file is malformed.
     #[error("{}: {message}", path.display())]
     Expected {
@@ -90,6 +98,7 @@ impl AnalysisError {
                 | Self::Table { .. }
                 | Self::Options(_)
                 | Self::Expected { .. }
+                | Self::DataAbsent { .. }
         ) || matches!(
             self,
             Self::Polars(polars::error::PolarsError::ColumnNotFound(_))

@@ -480,12 +480,38 @@ impl AdHocDesign {
 pub struct Reproduced {
     /// The plan file.
     pub plan: PathBuf,
-    /// The comparison, or why the plan could not be run / compared.
+    /// The comparison, or why the plan could not be run / compared:
+    /// [`AnalysisError::DataAbsent`] when a file it reads does not exist (the plan was not run).
     pub comparison: Result<Comparison, AnalysisError>,
 }
 
+impl Reproduced {
+    /// The missing file when the plan was skipped because its data is absent.
+    pub fn absent_data(&self) -> Option<&Path> {
+        match &self.comparison {
+            Err(AnalysisError::DataAbsent { path }) => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// The first file `plan` reads that does not exist: its data, then its `[sdt]` responses and
+/// `[time_course]` table (all resolved against the plan file's folder).
+fn first_absent_input(plan: &Plan, plan_path: &Path) -> Option<PathBuf> {
+    let mut inputs = vec![plan.resolve_data_path(plan_path)];
+    if let Some(sdt) = &plan.sdt {
+        inputs.push(plan::resolve(plan_path, &sdt.responses));
+    }
+    if let Some(tc) = &plan.time_course {
+        inputs.push(plan::resolve(plan_path, &tc.path));
+    }
+    inputs.into_iter().find(|p| !p.exists())
+}
+
 /// Runs every `*.toml` plan in `dir` (sorted) and compares it with `<name>.expected.json`
-/// beside it. With `out_dir`, each plan's outputs go to `out_dir/<name>/`.
+/// beside it. With `out_dir`, each plan's outputs go to `out_dir/<name>/`. A plan whose input
+/// file does not exist is not run: its comparison is [`AnalysisError::DataAbsent`] (see
+/// [`Reproduced::absent_data`]), so a clone without `../shared` can still check the rest.
 pub fn reproduce(
     dir: &Path,
     out_dir: Option<&Path>,
@@ -509,6 +535,9 @@ pub fn reproduce(
             .unwrap_or_default();
         let comparison = (|| {
             let plan = Plan::from_file(&plan_path)?;
+            if let Some(path) = first_absent_input(&plan, &plan_path) {
+                return Err(AnalysisError::DataAbsent { path });
+            }
             let sub = out_dir.map(|d| d.join(&stem));
             let outcome = run_plan(&plan, &plan_path, None, sub.as_deref(), formats)?;
             compare_file(&outcome.json, &dir.join(format!("{stem}.expected.json")))

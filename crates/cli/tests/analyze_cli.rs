@@ -118,7 +118,8 @@ fn analyze_with_options_computes_every_result_that_applies() {
 
 #[test]
 fn reproduce_check_passes_on_the_bundled_plans() {
-    let o = cuelab(&["reproduce", "--check"]);
+    // CI and the tests require every plan's data, `../shared/datasets` included.
+    let o = cuelab(&["reproduce", "--check", "--require-all"]);
     let stdout = text(&o.stdout);
     assert!(
         o.status.success(),
@@ -166,6 +167,50 @@ fn reproduce_check_exits_1_on_a_difference_beyond_tolerance() {
     assert!(o.status.success());
     std::fs::remove_dir_all(good).unwrap();
     std::fs::remove_dir_all(bad).unwrap();
+}
+
+#[test]
+fn reproduce_skips_a_plan_whose_data_is_absent_unless_require_all() {
+    let dir = plan_dir("absent", 42.1309134218179);
+    let missing = dir.join("shared/absent.csv");
+    std::fs::write(
+        dir.join("absent.toml"),
+        "[data]\npath = \"shared/absent.csv\"\n[design]\ndv = \"rt\"\nsubject = \"s\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("absent.expected.json"),
+        "{\"values\": {\"/n_rows\": 1}}",
+    )
+    .unwrap();
+    let o = cuelab(&["reproduce", "--check", "--dir", dir.to_str().unwrap()]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", text(&o.stderr));
+    assert!(
+        stdout.contains(&format!(
+            "absent.toml: skipped (data absent: {})",
+            missing.display()
+        )),
+        "{stdout}"
+    );
+    // The plan whose data is present is still run and compared.
+    assert!(stdout.contains("mt.toml: 1/1 values match"), "{stdout}");
+    assert!(stdout.contains("all 1 plan(s) reproduce"), "{stdout}");
+    assert!(stdout.contains("1 skipped (data absent"), "{stdout}");
+    let o = cuelab(&[
+        "reproduce",
+        "--check",
+        "--require-all",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("absent.toml") && err.contains(&missing.display().to_string()),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -1,4 +1,8 @@
 //! `cuelab reproduce`: run every plan in `analysis/` and compare with its recorded results.
+//!
+//! A plan whose data file does not exist (a clone without `../shared/datasets`) is reported as
+//! skipped and does not fail the run; `--require-all` (CI and the tests) makes it invalid input
+//! (exit 2, naming the missing file).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +26,9 @@ pub struct Args {
     /// Print every compared value, not only the differences.
     #[arg(long)]
     verbose: bool,
+    /// Fail (exit 2) if a plan's data file is absent instead of skipping the plan.
+    #[arg(long)]
+    require_all: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -41,9 +48,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(invalid(format!("{}: no *.toml plans", args.dir.display())));
     }
     let mut differences = 0usize;
+    let mut skipped = 0usize;
     let mut first_invalid = None;
     for r in &results {
         let name = r.plan.display();
+        if let Some(path) = r.absent_data() {
+            if args.require_all {
+                println!("{name}: FAILED: data absent: {}", path.display());
+                differences += 1;
+                if first_invalid.is_none() {
+                    first_invalid = Some(format!(
+                        "{name}: data absent: {} (--require-all)",
+                        path.display()
+                    ));
+                }
+            } else {
+                println!("{name}: skipped (data absent: {})", path.display());
+                skipped += 1;
+            }
+            continue;
+        }
         match &r.comparison {
             Ok(c) => {
                 let n_ok = c.checks.iter().filter(|x| x.ok).count();
@@ -87,6 +111,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.check {
             return Ok(ExitCode::from(1));
         }
+    } else if skipped > 0 {
+        println!(
+            "all {} plan(s) reproduce their recorded results; {skipped} skipped (data absent; --require-all makes that an error)",
+            results.len() - skipped
+        );
     } else {
         println!(
             "all {} plan(s) reproduce their recorded results",
