@@ -422,6 +422,112 @@ fn serial_triggers_write_each_event_s_code_and_journal_each_write() {
 }
 
 #[test]
+fn the_protocol_s_triggers_table_with_condition_rules_drives_the_bytes_written() {
+    use std::io::Read;
+    let dir = temp_dir("trigger-table");
+    let protocol = short_study(&dir);
+    // Events not named send nothing; a rule gives a trial event a code by the trial's conditions.
+    let table = r#"
+[triggers]
+trial_start = 10
+audio_onset = 20
+video_onset = 21
+response = 30
+
+[[triggers.when]]
+when = 'music == "silence"'
+event = "video_onset"
+code = 41
+
+[[triggers.when]]
+when = 'clip == "b" and music != "silence"'
+event = "trial_start"
+code = 12
+
+[[triggers.when]]
+when = 'clip == "b"'
+event = "trial_start"
+code = 11
+"#;
+    let mut toml = std::fs::read_to_string(&protocol).unwrap();
+    toml.push_str(table);
+    std::fs::write(&protocol, toml).unwrap();
+    let pty = PtyPair::new(&dir);
+    let (tx, rx) = std::sync::mpsc::channel::<u8>();
+    let mut reader = std::fs::File::open(&pty.b).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || buf[..n].iter().any(|b| tx.send(*b).is_err()) {
+                break;
+            }
+        }
+    });
+    let port = format!("serial:{}", pty.a.display());
+    let out = cuelab(&dir, &RUN)
+        .args(["data", "--trigger", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Each trial's clip and music level, from the journal.
+    let journal = dir.join("data/markers/sub-P1/ses-1/journal.jsonl");
+    let mut trials = std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(&journal).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "trial_start" {
+            let clip = e["clip"].as_str().unwrap().to_string();
+            let music = e["conditions"]["music"].as_str().unwrap().to_string();
+            trials.insert(e["trial"].as_u64().unwrap(), (clip, music));
+        }
+    }
+    let code = |event: &str, trial: Option<u64>| -> Option<u8> {
+        let (clip, music) = trial.map(|t| trials[&t].clone()).unwrap_or_default();
+        match event {
+            "trial_start" if clip == "b" && music != "silence" => Some(12),
+            "trial_start" if clip == "b" => Some(11),
+            "trial_start" => Some(10),
+            "audio_onset" => Some(20),
+            "video_onset" if music == "silence" => Some(41),
+            "video_onset" => Some(21),
+            "response" => Some(30),
+            _ => None,
+        }
+    };
+    let (expected, _) = expected_markers(&journal);
+    let wanted: Vec<u8> = expected
+        .iter()
+        .filter_map(|(e, t, _)| code(e, *t))
+        .collect();
+    // The design crosses both clips with both music levels, so every rule and every plain code
+    // is exercised.
+    assert_eq!(trials.len(), 4, "{trials:?}");
+    for c in [10, 11, 12, 20, 21, 30, 41] {
+        assert!(
+            wanted.contains(&c),
+            "code {c} in {wanted:?} for trials {trials:?}"
+        );
+    }
+    let got: Vec<u8> = (0..wanted.len())
+        .map(|k| {
+            rx.recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("byte {k} of {} never arrived", wanted.len()))
+        })
+        .collect();
+    assert_eq!(got, wanted, "trials {trials:?}");
+    let log =
+        std::fs::read_to_string(dir.join("data/markers/sub-P1/ses-1/triggers.jsonl")).unwrap();
+    let logged: Vec<u8> = log
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["code"].as_u64().unwrap() as u8
+        })
+        .collect();
+    assert_eq!(logged, wanted, "{log}");
+}
+
+#[test]
 fn a_trigger_port_that_cannot_be_opened_stops_the_session_before_it_starts() {
     let dir = temp_dir("noport");
     short_study(&dir);

@@ -35,10 +35,10 @@
 //!
 //! # Serial triggers
 //!
-//! For EEG rigs without LSL, [`SerialTrigger`] writes one byte per event (codes from
-//! [`TriggerCodes`]) to a serial port and logs when each byte left the port. A byte cannot carry
-//! a timestamp, so an onset trigger — sent when the clip's presentation returns — lags its onset
-//! by about the clip's length; the log (`written_ns − at_ns`) is what corrects it offline.
+//! For EEG rigs without LSL, [`SerialTrigger`] writes one byte per event (codes from a
+//! [`TriggerMap`]: the protocol's `[triggers]` table, or [`TriggerCodes`]) to a serial port and
+//! logs when each byte left the port. A byte cannot carry a timestamp, so an onset trigger — sent
+//! when the clip's presentation returns — lags its onset by about the clip's length; the log (`written_ns − at_ns`) is what corrects it offline.
 //!
 //! # Offline alignment without LSL
 //!
@@ -80,7 +80,9 @@ pub use align::{ClockMapping, monotonic_now_ns, monotonic_now_s, monotonic_origi
 pub use ffi::{Lsl, MIN_VERSION, StreamSpec};
 pub use find::{ENV_LIBLSL, Search};
 pub use outlet::{LslOutlet, MarkerStats, StreamIdentity, to_json};
-pub use serial::{SerialTrigger, TriggerCodes, TriggerError, TriggerPort};
+pub use serial::{
+    SerialTrigger, TriggerCodes, TriggerError, TriggerMap, TriggerPort, trial_variable,
+};
 
 /// What went wrong with liblsl.
 #[derive(Debug, thiserror::Error)]

@@ -7,8 +7,11 @@
 //! recorded on the session clock next to the event's measured time, in the session's
 //! `triggers.jsonl`, so the lag from event to trigger can be corrected offline.
 //!
-//! Codes come from [`TriggerCodes`]: by default 1–8 in the order of `MarkerEvent::ALL`
-//! (`session_start` = 1 … `abort` = 8), or from a codes file of `event = code` lines.
+//! Codes come from a [`TriggerMap`], which sees the whole marker (event, clip, soundtrack, the
+//! trial's conditions): the protocol's `[triggers]` table (mapped by the caller, so this crate
+//! does not depend on the protocol language), or [`TriggerCodes`] — by default 1–8 in the order
+//! of `MarkerEvent::ALL` (`session_start` = 1 … `abort` = 8), or a codes file of `event = code`
+//! lines.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -151,12 +154,39 @@ impl TriggerCodes {
     }
 }
 
+/// Which byte a marker sends (`None`: no trigger for it).
+pub trait TriggerMap: std::fmt::Debug + Send {
+    /// The code for this marker.
+    fn code(&self, marker: &Marker<'_>) -> Option<u8>;
+}
+
+impl TriggerMap for TriggerCodes {
+    fn code(&self, marker: &Marker<'_>) -> Option<u8> {
+        TriggerCodes::code(self, marker.event)
+    }
+}
+
+/// A variable of a trial as a protocol's `when` names it: a factor (its level), `clip`, or
+/// `soundtrack` (`"silence"` on a trial without music); `None` outside trials or when unknown.
+pub fn trial_variable(marker: &Marker<'_>, var: &str) -> Option<String> {
+    marker.trial?;
+    match var {
+        "clip" => marker.clip.map(str::to_string),
+        "soundtrack" => Some(marker.soundtrack.unwrap_or("silence").to_string()),
+        factor => marker
+            .conditions
+            .iter()
+            .find(|(k, _)| *k == factor)
+            .map(|(_, v)| v.to_string()),
+    }
+}
+
 /// A serial port that writes one byte per event and logs each write.
 #[derive(Debug)]
 pub struct SerialTrigger {
     port: File,
     path: PathBuf,
-    codes: TriggerCodes,
+    codes: Box<dyn TriggerMap>,
     /// `CLOCK_MONOTONIC` ns of session time zero: write times are put on the session clock.
     origin_ns: u64,
     log: Option<(PathBuf, File)>,
@@ -169,7 +199,7 @@ impl SerialTrigger {
     /// `CLOCK_MONOTONIC` origin ([`crate::monotonic_origin_ns`]).
     pub fn open(
         port: &TriggerPort,
-        codes: TriggerCodes,
+        codes: Box<dyn TriggerMap>,
         origin_ns: u64,
     ) -> Result<SerialTrigger, TriggerError> {
         let fail = |why: String| TriggerError::Port {
@@ -217,7 +247,7 @@ impl SerialTrigger {
 
 impl MarkerSink for SerialTrigger {
     fn mark(&mut self, m: &Marker<'_>) -> Result<(), MarkerError> {
-        let Some(code) = self.codes.code(m.event) else {
+        let Some(code) = self.codes.code(m) else {
             return Ok(());
         };
         let port = self.path.display();
@@ -280,6 +310,30 @@ mod tests {
         assert_eq!(c.code(MarkerEvent::VideoOnset), Some(11));
         assert_eq!(c.code(MarkerEvent::TrialStart), None);
         assert_eq!(c.code(MarkerEvent::Response), None);
+    }
+
+    #[test]
+    fn trial_variables_are_factors_clip_and_soundtrack_with_silence() {
+        use cuelab_core::SessionTime;
+        let at = SessionTime::from_millis(5);
+        let conditions = [("music", "arousing"), ("focus", "music")];
+        let m = Marker {
+            trial: Some(3),
+            clip: Some("street"),
+            conditions: &conditions,
+            ..Marker::new(MarkerEvent::AudioOnset, at)
+        };
+        assert_eq!(trial_variable(&m, "music").as_deref(), Some("arousing"));
+        assert_eq!(trial_variable(&m, "focus").as_deref(), Some("music"));
+        assert_eq!(trial_variable(&m, "clip").as_deref(), Some("street"));
+        assert_eq!(trial_variable(&m, "soundtrack").as_deref(), Some("silence"));
+        assert_eq!(trial_variable(&m, "nothing"), None);
+        // Outside a trial there is nothing to name.
+        let s = Marker::new(MarkerEvent::SessionStart, at);
+        assert_eq!(trial_variable(&s, "soundtrack"), None);
+        // The default codes ignore everything but the event.
+        let d: &dyn TriggerMap = &TriggerCodes::default();
+        assert_eq!(d.code(&m), Some(3));
     }
 
     #[test]

@@ -240,6 +240,18 @@ struct Driver<'a, 'r> {
     trials_run: usize,
 }
 
+/// A trial's conditions as a marker carries them (factor, level); none outside a trial.
+fn marker_conditions(trial: Option<&PlannedTrial>) -> Vec<(&str, &str)> {
+    trial
+        .map(|t| {
+            t.conditions
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn ms(ms: u32) -> SessionTime {
     SessionTime::from_millis(i64::from(ms))
 }
@@ -563,10 +575,12 @@ impl Driver<'_, '_> {
             let answered_at = r
                 .rt_ms
                 .map_or(t, |rt| r.onset + SessionTime((rt * 1e6).round() as i64));
+            let conditions = marker_conditions(trial);
             self.mark(Marker {
                 trial: trial.map(|t| t.index),
                 clip: trial.and_then(|t| t.clip.as_deref()),
                 soundtrack: trial.and_then(|t| t.soundtrack.as_deref()),
+                conditions: &conditions,
                 step: Some(&r.step),
                 item: Some(&r.item),
                 ..Marker::new(MarkerEvent::Response, answered_at)
@@ -623,6 +637,7 @@ impl Driver<'_, '_> {
             trial.soundtrack.as_deref(),
             &timing,
         )))?;
+        let conditions = marker_conditions(Some(trial));
         for (event, at) in [
             (MarkerEvent::AudioOnset, timing.audio_onset),
             (MarkerEvent::VideoOnset, timing.video_onset),
@@ -632,6 +647,7 @@ impl Driver<'_, '_> {
                     trial: Some(trial.index),
                     clip: trial.clip.as_deref(),
                     soundtrack: trial.soundtrack.as_deref(),
+                    conditions: &conditions,
                     ..Marker::new(event, at)
                 });
             }
