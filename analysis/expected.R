@@ -298,11 +298,11 @@ m <- lmer(RT ~ congruence + (1 | Participant), data = pr, REML = TRUE)
 lmm_values("/lmm/congruence", m)
 write_expected("priming", "priming (Armitage & Eerola 2020), correct trials only")
 
-# ---- memory_bias (SIMULATED: cuelab simulate protocols/memory-bias.toml --participants 20) ----
+# ---- memory_bias (SIMULATED: datasets/memory-bias, cuelab simulate --participants 24 --seed 11) ----
 # Signal detection from cuelab's responses table: an item was old exactly when the response
 # ("old" = value 1) was correct; the mood comes from the trials table; log-linear correction.
-tr <- read.csv("analysis/data/memory_bias_trials.csv", stringsAsFactors = FALSE, check.names = FALSE)
-rs <- read.csv("analysis/data/memory_bias_responses.csv", stringsAsFactors = FALSE)
+tr <- read.csv("datasets/memory-bias/export/data/experiment-memorybias_table-trials_data.csv", stringsAsFactors = FALSE, check.names = FALSE)
+rs <- read.csv("datasets/memory-bias/export/data/experiment-memorybias_table-responses_data.csv", stringsAsFactors = FALSE)
 rs <- rs[rs$step == "recognition", ]
 rs <- merge(rs, tr[, c("participant", "trial_index", "mood")], by = c("participant", "trial_index"))
 rs <- rs[!is.na(rs$mood) & rs$mood != "", ]
@@ -333,8 +333,8 @@ fit_e <- aov_ez("participant", "ending", tr, within = "mood", fun_aggregate = me
 anova_values("/anova/ending", fit_e)
 write_expected("memory_bias", "SIMULATED memory-bias sessions: d' and c (log-linear) per participant x mood, rm-ANOVAs")
 
-# ---- emotion_sam (SIMULATED: cuelab simulate protocols/emotion-attribution.toml --participants 20)
-em <- read.csv("analysis/data/emotion_trials.csv", stringsAsFactors = FALSE)
+# ---- emotion_sam (SIMULATED: datasets/emotion-attribution, cuelab simulate --participants 24 --seed 11)
+em <- read.csv("datasets/emotion-attribution/export/data/experiment-emotionattribution_table-trials_data.csv", stringsAsFactors = FALSE)
 em <- em[em$practice == "FALSE" & em$flagged == "FALSE", ]
 em$music <- factor(em$music, levels = c("happy", "sad", "calm_to_tense", "sad_to_happy"))
 em$focus <- factor(em$focus, levels = c("felt", "perceived"))

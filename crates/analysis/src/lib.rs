@@ -617,7 +617,7 @@ mod tests {
         let o = check_plan("memory_bias");
         let sdt = o.results.sdt.as_ref().unwrap();
         assert_eq!(sdt.levels, ["negative", "none", "positive"]);
-        assert_eq!(sdt.cells.iter().count(), 60);
+        assert_eq!(sdt.cells.iter().count(), 72);
         assert!(o.results.anova.get("d_prime").is_some());
     }
 
