@@ -298,6 +298,20 @@ m <- lmer(RT ~ congruence + (1 | Participant), data = pr, REML = TRUE)
 lmm_values("/lmm/congruence", m)
 write_expected("priming", "priming (Armitage & Eerola 2020), correct trials only")
 
+# ---- soundtrack_norms (real, ../shared/datasets/soundtrack-norms) -------------------------
+sn <- read.csv("../shared/datasets/soundtrack-norms/soundtrack_norms.csv", stringsAsFactors = FALSE)
+put("/n_rows_read", nrow(sn))
+sn <- sn[sn$TARGET_FRAMEWORK == "Discrete", ]
+put("/n_rows", nrow(sn))
+sn$Number <- factor(sn$Number)
+sn$TARGET_EMOTION <- factor(sn$TARGET_EMOTION, levels = c("Anger", "Fear", "Happy", "Sad", "Tender"))
+put("/n_subjects", nlevels(sn$Number))
+describe("/descriptives", sn, "Valence", "Number", "TARGET_EMOTION")
+fit <- aov_ez("Number", "Valence", sn, between = "TARGET_EMOTION")
+anova_values("/anova/emotion", fit)
+es_ci_values("/anova/emotion", fit)
+write_expected("soundtrack_norms", "soundtrack norms (Eerola & Vuoskoski 2011), discrete-emotion exemplars: valence by target emotion")
+
 # ---- memory_bias (SIMULATED: datasets/memory-bias, cuelab simulate --participants 24 --seed 11) ----
 # Signal detection from cuelab's responses table: an item was old exactly when the response
 # ("old" = value 1) was correct; the mood comes from the trials table; log-linear correction.

@@ -130,7 +130,7 @@ fn reproduce_check_passes_on_the_bundled_plans() {
         stdout.contains("musictime.toml") && stdout.contains("priming.toml"),
         "{stdout}"
     );
-    assert!(stdout.contains("all 8 plan(s) reproduce"), "{stdout}");
+    assert!(stdout.contains("all 9 plan(s) reproduce"), "{stdout}");
 }
 
 /// A plan folder whose plan points at the bundled MusicTime by absolute path.
