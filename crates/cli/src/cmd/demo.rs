@@ -654,11 +654,14 @@ fn print_summary(label: &str, outcome: &Outcome, factor: &str) -> std::io::Resul
     }
     if let Some(pw) = r.pairwise.get(factor) {
         for (pair, c) in pw.comparisons.iter() {
+            // Mixed designs compare marginal means (emmeans): there is no paired dz.
+            let dz =
+                c.dz.filter(|d| d.is_finite())
+                    .map_or_else(String::new, |d| format!(", dz = {d:.2}"));
             say!(
-                "    {pair}: {:+.3}, p(Holm) {}, dz = {:.2}",
+                "    {pair}: {:+.3}, p(Holm) {}{dz}",
                 c.estimate,
-                fmt_p(c.p_holm),
-                c.dz.unwrap_or(f64::NAN)
+                fmt_p(c.p_holm)
             );
         }
     }
