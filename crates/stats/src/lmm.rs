@@ -1043,6 +1043,52 @@ pub(crate) fn satterthwaite(
     Ok((hinv * 2.0, vcov_jacobian, hessian_min_eigenvalue))
 }
 
+/// The checks every mixed-model fitter makes of its response and design: as many design rows
+/// as responses, finite responses, and at least one grouping (`what` names them).
+pub(crate) fn check_response(
+    y: &[f64],
+    x: &DesignMatrix,
+    n_groupings: usize,
+    what: &'static str,
+) -> Result<()> {
+    if x.n_rows() != y.len() {
+        return Err(StatsError::LengthMismatch {
+            what: "design rows",
+            expected: y.len(),
+            actual: x.n_rows(),
+        });
+    }
+    check_finite("response", y)?;
+    if n_groupings == 0 {
+        return Err(StatsError::TooFew {
+            what,
+            needed: 1,
+            got: 0,
+        });
+    }
+    Ok(())
+}
+
+/// A grouping factor's codes: one per observation, each below its number of levels.
+pub(crate) fn check_grouping(n: usize, name: &str, codes: &[u32], n_levels: usize) -> Result<()> {
+    if codes.len() != n {
+        return Err(StatsError::LengthMismatch {
+            what: "grouping codes",
+            expected: n,
+            actual: codes.len(),
+        });
+    }
+    if let Some(index) = codes.iter().position(|&c| c as usize >= n_levels) {
+        return Err(StatsError::LevelOutOfRange {
+            factor: name.to_string(),
+            code: codes[index] as usize,
+            index,
+            n_levels,
+        });
+    }
+    Ok(())
+}
+
 /// Fits `y ~ X + (1 | g1) + (1 | g2) + …` by REML (or ML), as `lmerTest::lmer`.
 ///
 /// ```
@@ -1066,37 +1112,9 @@ pub fn fit_lmm(
     options: &LmmOptions,
 ) -> Result<LmmFit> {
     let n = y.len();
-    if x.n_rows() != n {
-        return Err(StatsError::LengthMismatch {
-            what: "design rows",
-            expected: n,
-            actual: x.n_rows(),
-        });
-    }
-    check_finite("response", y)?;
-    if groups.is_empty() {
-        return Err(StatsError::TooFew {
-            what: "grouping factors",
-            needed: 1,
-            got: 0,
-        });
-    }
+    check_response(y, x, groups.len(), "grouping factors")?;
     for g in groups {
-        if g.codes.len() != n {
-            return Err(StatsError::LengthMismatch {
-                what: "grouping codes",
-                expected: n,
-                actual: g.codes.len(),
-            });
-        }
-        if let Some(index) = g.codes.iter().position(|&c| c as usize >= g.n_levels) {
-            return Err(StatsError::LevelOutOfRange {
-                factor: g.name.to_string(),
-                code: g.codes[index] as usize,
-                index,
-                n_levels: g.n_levels,
-            });
-        }
+        check_grouping(n, g.name, g.codes, g.n_levels)?;
     }
     let p = x.n_cols();
     if n <= p + 1 {

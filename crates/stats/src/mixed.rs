@@ -267,37 +267,9 @@ impl Profiled for General {
 
 fn validate(y: &[f64], x: &DesignMatrix, terms: &[RandomTerm<'_>]) -> Result<()> {
     let n = y.len();
-    if x.n_rows() != n {
-        return Err(StatsError::LengthMismatch {
-            what: "design rows",
-            expected: n,
-            actual: x.n_rows(),
-        });
-    }
-    check_finite("response", y)?;
-    if terms.is_empty() {
-        return Err(StatsError::TooFew {
-            what: "random-effects terms",
-            needed: 1,
-            got: 0,
-        });
-    }
+    crate::lmm::check_response(y, x, terms.len(), "random-effects terms")?;
     for t in terms {
-        if t.codes.len() != n {
-            return Err(StatsError::LengthMismatch {
-                what: "grouping codes",
-                expected: n,
-                actual: t.codes.len(),
-            });
-        }
-        if let Some(index) = t.codes.iter().position(|&c| c as usize >= t.n_levels) {
-            return Err(StatsError::LevelOutOfRange {
-                factor: t.group.to_string(),
-                code: t.codes[index] as usize,
-                index,
-                n_levels: t.n_levels,
-            });
-        }
+        crate::lmm::check_grouping(n, t.group, t.codes, t.n_levels)?;
         if t.columns.is_empty() {
             return Err(StatsError::TooFew {
                 what: "columns of a random-effects term",
