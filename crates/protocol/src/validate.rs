@@ -88,6 +88,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reads an auxiliary file named in the protocol; reports a diagnostic at `span` on failure.
+    /// How diagnostics name an auxiliary file: its path beside the protocol's.
+    fn aux_name(&self, path: &Path) -> String {
+        Path::new(self.map.name)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(path)
+            .display()
+            .to_string()
+    }
+
     fn read_aux(&mut self, raw: &Spanned<String>, what: &str) -> Option<(PathBuf, String)> {
         let path = self.confined(raw)?;
         match self.files.read(&path) {
@@ -676,14 +686,7 @@ fn conditions_file(
 ) -> Option<Vec<ConditionRow>> {
     let file = &raw.get_ref().file;
     let (path, text) = cx.read_aux(file, "conditions file")?;
-    let name = format!(
-        "{}",
-        Path::new(cx.map.name)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(&path)
-            .display()
-    );
+    let name = cx.aux_name(&path);
     let csv_map = SourceMap::new(&name, &text);
     if let Some(at) = unterminated_quote(&text) {
         cx.diags.push(csv_map.diag(

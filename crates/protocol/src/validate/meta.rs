@@ -1,8 +1,6 @@
 //! Stimulus metadata for simulation and analysis: practice-only material, SAM valence and
 //! arousal, scene labels, and per-second affect curves read from CSV files.
 
-use std::path::Path;
-
 use toml::Spanned;
 
 use super::Ctx;
@@ -71,14 +69,7 @@ pub(crate) fn meta(t: &RawStimulusTable, kind: StimulusKind, cx: &mut Ctx<'_>) -
 /// Reads an affect curve: CSV `t_s,valence,arousal`, times increasing, values on the SAM scale.
 fn curve(file: &Spanned<String>, cx: &mut Ctx<'_>) -> Option<Vec<AffectPoint>> {
     let (path, text) = cx.read_aux(file, "affect curve file")?;
-    let name = format!(
-        "{}",
-        Path::new(cx.map.name)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(&path)
-            .display()
-    );
+    let name = cx.aux_name(&path);
     let map = SourceMap::new(&name, &text);
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

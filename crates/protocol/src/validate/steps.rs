@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::path::Path;
 
 use toml::Spanned;
 
@@ -861,14 +860,7 @@ fn recognition_items(
     cx: &mut Ctx<'_>,
 ) -> Option<Vec<RecognitionItem>> {
     let (path, text) = cx.read_aux(file, "recognition items file")?;
-    let name = format!(
-        "{}",
-        Path::new(cx.map.name)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(&path)
-            .display()
-    );
+    let name = cx.aux_name(&path);
     let map = SourceMap::new(&name, &text);
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
