@@ -244,3 +244,37 @@ fn memory_bias_music_congruent_details_are_falsely_recognised_more_often() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn every_bundled_protocol_completes_a_simulated_run_on_the_virtual_clock() {
+    let dir = temp_dir("paradigm-run");
+    for protocol in [
+        "time-perception",
+        "congruence",
+        "emotion-attribution",
+        "memory-bias",
+    ] {
+        let out = cuelab(&[
+            "run",
+            &format!("protocols/{protocol}.toml"),
+            "--participant",
+            "1",
+            "--simulate",
+            "--audio",
+            "virtual",
+            "--display",
+            "headless",
+            "--clock",
+            "virtual",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{protocol}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("session completed"),
+            "{protocol}: {}",
+            text(&out)
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
