@@ -138,13 +138,17 @@ fn expected_markers(journal: &Path) -> (Vec<(String, Option<u64>, i64)>, u64) {
             }
             "trial_start" => push("trial_start", t("t_ns")),
             "clip" => {
-                for (key, event) in [
+                // Sent as they happen: the earlier first (audio first at the same instant).
+                let mut onsets: Vec<(i64, &str)> = [
                     ("audio_onset_ns", "audio_onset"),
                     ("video_onset_ns", "video_onset"),
-                ] {
-                    if let Some(at) = e[key].as_i64() {
-                        push(event, at);
-                    }
+                ]
+                .into_iter()
+                .filter_map(|(key, event)| e[key].as_i64().map(|at| (at, event)))
+                .collect();
+                onsets.sort_by_key(|&(at, event)| (at, event != "audio_onset"));
+                for (at, event) in onsets {
+                    push(event, at);
                 }
             }
             "response" => {
@@ -525,6 +529,21 @@ code = 11
         })
         .collect();
     assert_eq!(logged, wanted, "{log}");
+    // Onset triggers go out from inside the presentation, as soon as the onset has passed: well
+    // before the 0.5 s clip has ended (they used to be written when it had).
+    let mut onset_lags_ms = Vec::new();
+    for l in log.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        if matches!(v["event"].as_str(), Some("audio_onset" | "video_onset")) {
+            let lag = v["written_ns"].as_i64().unwrap() - v["at_ns"].as_i64().unwrap();
+            onset_lags_ms.push(lag as f64 / 1e6);
+        }
+    }
+    eprintln!("onset trigger write − onset, ms: {onset_lags_ms:?}");
+    assert!(onset_lags_ms.len() >= 6, "{log}");
+    for lag in &onset_lags_ms {
+        assert!((0.0..250.0).contains(lag), "{onset_lags_ms:?}\n{log}");
+    }
 }
 
 #[test]

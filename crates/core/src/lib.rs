@@ -27,7 +27,7 @@ pub mod timing;
 
 pub use clock::{Clock, VirtualClock, WaitClock};
 pub use ids::{IdError, ParticipantId};
-pub use present::{ClipRequest, PresentError, PresentErrorKind, Presenter};
+pub use present::{ClipRequest, Onset, PresentError, PresentErrorKind, Presenter};
 pub use response::{ContinuousTrace, Response};
 pub use time::{Frames, SessionTime};
 pub use timing::{IntervalStats, TimingFlag, TrialTiming};

@@ -1,13 +1,16 @@
 //! The seam between the runner and whatever shows a clip: [`Presenter`].
 //!
 //! The session runner asks a presenter to present one clip (and its soundtrack) and gets the
-//! measured [`TrialTiming`] back. The playback crate's rigs implement it: a virtual rig (virtual
+//! measured [`TrialTiming`] back, and is told of each onset the moment it has happened
+//! ([`Onset`]), so markers and hardware triggers go out at the onset rather than when the clip
+//! has ended. The playback crate's rigs implement it: a virtual rig (virtual
 //! audio device and virtual display, for simulations and tests) and a device rig (the sound card
 //! and the participant window). A presentation error says whether the session can go on with the
 //! trial flagged ([`PresentErrorKind::Flag`]) or must stop, resumably ([`PresentErrorKind::Stop`]).
 
 use std::fmt;
 
+use crate::SessionTime;
 use crate::timing::TrialTiming;
 
 /// What to present: a plain description, independent of protocol syntax.
@@ -69,21 +72,57 @@ impl fmt::Display for PresentError {
 
 impl std::error::Error for PresentError {}
 
+/// An onset measured during a presentation, on the session clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Onset {
+    /// The soundtrack's first sample (calibrated, as in [`TrialTiming::audio_onset`]).
+    Audio(SessionTime),
+    /// The flip that showed the clip's first frame ([`TrialTiming::video_onset`]).
+    Video(SessionTime),
+}
+
+impl Onset {
+    /// When it happened.
+    pub fn at(self) -> SessionTime {
+        match self {
+            Onset::Audio(t) | Onset::Video(t) => t,
+        }
+    }
+}
+
 /// Presents clips and measures them.
 pub trait Presenter {
     /// Presents one clip with its soundtrack and returns the measured timing. Blocks until the
     /// clip has ended (on a virtual clock, moves the clock to its end).
-    fn present(&mut self, req: &ClipRequest) -> Result<TrialTiming, PresentError>;
+    ///
+    /// `onsets` is called on the presenting thread once per measured onset, in the order they
+    /// happened, as soon as the clock has passed it (within one refresh: the presentation loop
+    /// looks after every flip). It runs between flips, so it must be quick (send a marker,
+    /// write a trigger byte) and never block. Each onset it is told equals the one in the
+    /// returned timing.
+    fn present(
+        &mut self,
+        req: &ClipRequest,
+        onsets: &mut dyn FnMut(Onset),
+    ) -> Result<TrialTiming, PresentError>;
 }
 
 impl<P: Presenter + ?Sized> Presenter for &mut P {
-    fn present(&mut self, req: &ClipRequest) -> Result<TrialTiming, PresentError> {
-        (**self).present(req)
+    fn present(
+        &mut self,
+        req: &ClipRequest,
+        onsets: &mut dyn FnMut(Onset),
+    ) -> Result<TrialTiming, PresentError> {
+        (**self).present(req, onsets)
     }
 }
 
 impl<P: Presenter + ?Sized> Presenter for Box<P> {
-    fn present(&mut self, req: &ClipRequest) -> Result<TrialTiming, PresentError> {
-        (**self).present(req)
+    fn present(
+        &mut self,
+        req: &ClipRequest,
+        onsets: &mut dyn FnMut(Onset),
+    ) -> Result<TrialTiming, PresentError> {
+        (**self).present(req, onsets)
     }
 }

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cuelab_core::{
-    ClipRequest, Clock, PresentError, Presenter, SessionTime, TrialTiming, VirtualClock,
+    ClipRequest, Clock, Onset, PresentError, Presenter, SessionTime, TrialTiming, VirtualClock,
 };
 
 use crate::decode::{DecodeError, DecodeOptions, decode_file};
@@ -32,7 +32,7 @@ use crate::sound::Sound;
 use crate::video::frame_clock::FrameQueue;
 use crate::video::{
     ClipDecoder, DecodeConfig, Display, EngineSoundtrack, PresentConfig, VideoError, VideoFrame,
-    VirtualDisplay, present,
+    VirtualDisplay, present_with,
 };
 use crate::virtual_device::VirtualDevice;
 
@@ -329,7 +329,11 @@ impl VirtualRig {
 }
 
 impl Presenter for VirtualRig {
-    fn present(&mut self, req: &ClipRequest) -> Result<TrialTiming, PresentError> {
+    fn present(
+        &mut self,
+        req: &ClipRequest,
+        onsets: &mut dyn FnMut(Onset),
+    ) -> Result<TrialTiming, PresentError> {
         // The device has been playing silence while the participant answered.
         self.device.render_until(self.clock.now());
         let mut queue = queue_for(&self.stimuli, Frames::Timestamps, req)?;
@@ -346,12 +350,19 @@ impl Presenter for VirtualRig {
                     Arc::clone(sound),
                     0.0,
                 );
-                let timing = present(&mut queue, &mut self.display, Some(&mut out), &config)
-                    .map_err(video_err)?;
+                let timing = present_with(
+                    &mut queue,
+                    &mut self.display,
+                    Some(&mut out),
+                    &config,
+                    onsets,
+                )
+                .map_err(video_err)?;
                 out.stop(STOP_FADE).map_err(video_err)?;
                 timing
             }
-            None => present(&mut queue, &mut self.display, None, &config).map_err(video_err)?,
+            None => present_with(&mut queue, &mut self.display, None, &config, onsets)
+                .map_err(video_err)?,
         };
         Ok(timing)
     }
@@ -414,7 +425,11 @@ impl<D: Display> Rig<D> {
 }
 
 impl<D: Display> Presenter for Rig<D> {
-    fn present(&mut self, req: &ClipRequest) -> Result<TrialTiming, PresentError> {
+    fn present(
+        &mut self,
+        req: &ClipRequest,
+        onsets: &mut dyn FnMut(Onset),
+    ) -> Result<TrialTiming, PresentError> {
         let mut queue = queue_for(&self.stimuli, self.frames, req)?;
         let config = PresentConfig {
             audio_bias: self.bias,
@@ -426,12 +441,19 @@ impl<D: Display> Presenter for Rig<D> {
                     PresentError::stop(format!("soundtrack `{id}` was not loaded"))
                 })?;
                 let mut out = EngineSoundtrack::new(&mut self.engine, Arc::clone(sound), 0.0);
-                let timing = present(&mut queue, &mut self.display, Some(&mut out), &config)
-                    .map_err(video_err)?;
+                let timing = present_with(
+                    &mut queue,
+                    &mut self.display,
+                    Some(&mut out),
+                    &config,
+                    onsets,
+                )
+                .map_err(video_err)?;
                 out.stop(STOP_FADE).map_err(video_err)?;
                 timing
             }
-            None => present(&mut queue, &mut self.display, None, &config).map_err(video_err)?,
+            None => present_with(&mut queue, &mut self.display, None, &config, onsets)
+                .map_err(video_err)?,
         };
         Ok(timing)
     }

@@ -14,7 +14,7 @@
 //! plan, and an existing session is never overwritten.
 //!
 //! ```
-//! use cuelab_core::{ClipRequest, PresentError, Presenter, SessionTime, TrialTiming, VirtualClock};
+//! use cuelab_core::{ClipRequest, Onset, PresentError, Presenter, SessionTime, TrialTiming, VirtualClock};
 //! use cuelab_core::marker::NoMarkers;
 //! use cuelab_protocol::{MemFiles, load, plan};
 //! use cuelab_core::ParticipantId;
@@ -25,8 +25,9 @@
 //! /// A presenter whose clips last 5 s on the virtual clock.
 //! struct FiveSeconds(VirtualClock);
 //! impl Presenter for FiveSeconds {
-//!     fn present(&mut self, _: &ClipRequest) -> Result<TrialTiming, PresentError> {
+//!     fn present(&mut self, _: &ClipRequest, onsets: &mut dyn FnMut(Onset)) -> Result<TrialTiming, PresentError> {
 //!         let onset = self.0.advance(SessionTime::from_millis(100));
+//!         onsets(Onset::Video(onset));
 //!         let end = self.0.advance(SessionTime::from_millis(5000));
 //!         Ok(TrialTiming { video_onset: Some(onset), video_offset: Some(end), ..TrialTiming::default() })
 //!     }

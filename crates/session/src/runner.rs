@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use cuelab_core::marker::{Marker, MarkerEvent, MarkerSink};
 use cuelab_core::{
-    ClipRequest, PresentErrorKind, Presenter, Response, SessionTime, TimingFlag, TrialTiming,
-    WaitClock,
+    ClipRequest, Onset, PresentErrorKind, Presenter, Response, SessionTime, TimingFlag,
+    TrialTiming, WaitClock,
 };
 use cuelab_protocol::model::{Step, StepKind};
 use cuelab_protocol::{PlannedTrial, Protocol, TrialPlan};
@@ -610,12 +610,41 @@ impl Driver<'_, '_> {
             soundtrack: trial.soundtrack.clone(),
             av_offset_ms: offset_ms,
         };
-        let timing = match self.rig.presenter.present(&req) {
+        let conditions = marker_conditions(Some(trial));
+        // Onset markers go out from inside the presentation, the moment each onset has
+        // happened (within a refresh), stamped with its measured time.
+        let mut told = (None, None);
+        let markers = &mut *self.rig.markers;
+        let result = self.rig.presenter.present(&req, &mut |onset| {
+            let event = match onset {
+                Onset::Audio(at) => {
+                    told.0 = Some(at);
+                    MarkerEvent::AudioOnset
+                }
+                Onset::Video(at) => {
+                    told.1 = Some(at);
+                    MarkerEvent::VideoOnset
+                }
+            };
+            // A marker sink that fails does not stop the session; the journal is the record.
+            let _ = markers.mark(&Marker {
+                trial: Some(trial.index),
+                clip: trial.clip.as_deref(),
+                soundtrack: trial.soundtrack.as_deref(),
+                conditions: &conditions,
+                ..Marker::new(event, onset.at())
+            });
+        });
+        let timing = match result {
             Ok(t) => t,
             Err(e) if e.kind == PresentErrorKind::Flag => {
+                // Onsets already sent as markers are journaled too, so the journal holds
+                // every marker that went out.
                 let mut t = TrialTiming {
                     scheduled_onset: self.rig.clock.now(),
                     wanted_av_offset_ms: offset_ms,
+                    audio_onset: told.0,
+                    video_onset: told.1,
                     ..TrialTiming::default()
                 };
                 t.flag(TimingFlag::Failed(e.message));
@@ -637,21 +666,6 @@ impl Driver<'_, '_> {
             trial.soundtrack.as_deref(),
             &timing,
         )))?;
-        let conditions = marker_conditions(Some(trial));
-        for (event, at) in [
-            (MarkerEvent::AudioOnset, timing.audio_onset),
-            (MarkerEvent::VideoOnset, timing.video_onset),
-        ] {
-            if let Some(at) = at {
-                self.mark(Marker {
-                    trial: Some(trial.index),
-                    clip: trial.clip.as_deref(),
-                    soundtrack: trial.soundtrack.as_deref(),
-                    conditions: &conditions,
-                    ..Marker::new(event, at)
-                });
-            }
-        }
         if continuous.is_some() {
             let traces = self.rig.respondent.collect_continuous(&timing)?;
             for trace in &traces {
@@ -661,5 +675,133 @@ impl Driver<'_, '_> {
             }
         }
         Ok(timing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cuelab_core::marker::MarkerError;
+    use cuelab_core::{ClipRequest, Clock, ParticipantId, PresentError, VirtualClock};
+    use cuelab_protocol::{MemFiles, load, plan};
+
+    use super::*;
+    use crate::journal::{MemJournal, Progress};
+    use crate::simulate::{Model, Simulator};
+
+    /// Music 20 ms after the picture, 100 ms after the request; the clip lasts 5 s. Tells each
+    /// onset when the clock reaches it, as a rig does after the flip that passed it.
+    struct FiveSeconds(VirtualClock);
+
+    impl Presenter for FiveSeconds {
+        fn present(
+            &mut self,
+            _: &ClipRequest,
+            onsets: &mut dyn FnMut(Onset),
+        ) -> Result<TrialTiming, PresentError> {
+            let video = self.0.advance(SessionTime::from_millis(100));
+            onsets(Onset::Video(video));
+            let audio = self.0.advance(SessionTime::from_millis(20));
+            onsets(Onset::Audio(audio));
+            let end = self.0.advance(SessionTime::from_millis(5000));
+            Ok(TrialTiming {
+                video_onset: Some(video),
+                audio_onset: Some(audio),
+                video_offset: Some(end),
+                ..TrialTiming::default()
+            })
+        }
+    }
+
+    /// Each marker's event, stamped time and the clock's time when it arrived.
+    struct Recorder {
+        clock: VirtualClock,
+        got: Vec<(MarkerEvent, SessionTime, SessionTime)>,
+    }
+
+    impl MarkerSink for Recorder {
+        fn mark(&mut self, m: &Marker<'_>) -> Result<(), MarkerError> {
+            self.got.push((m.event, m.at, self.clock.now()));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn onset_markers_go_out_when_the_onset_happens_not_when_the_clip_ends() {
+        let text = r#"
+[experiment]
+id = "demo"
+title = "Demo"
+version = "1"
+[stimuli.clips]
+lake = "lake.mp4"
+[stimuli.soundtracks]
+tune = "tune.wav"
+[factors]
+music = { levels = ["tune"] }
+[[procedure]]
+clip = {}
+[[procedure]]
+time_estimate = { method = "verbal", unit = "s" }
+"#;
+        let files = MemFiles::default()
+            .with("lake.mp4", vec![0u8; 16])
+            .with("tune.wav", vec![0u8; 16]);
+        let protocol = load("demo.toml", text.as_bytes(), &files).unwrap();
+        let p = plan(&protocol, &ParticipantId::parse("1").unwrap(), 1).unwrap();
+        let clock = VirtualClock::new();
+        let sim = Simulator::new(&protocol, Model::default(), 42);
+        let mut participant = sim.participant(p.seed, clock.clone());
+        let mut journal = MemJournal::default();
+        let mut markers = Recorder {
+            clock: clock.clone(),
+            got: Vec::new(),
+        };
+        let rig = Rig {
+            presenter: &mut FiveSeconds(clock.clone()),
+            respondent: &mut participant,
+            journal: &mut journal,
+            clock: &clock,
+            markers: &mut markers,
+            observer: &mut Quiet,
+        };
+        run(
+            &protocol,
+            &p,
+            &Progress::default(),
+            rig,
+            &Controls::default(),
+        )
+        .unwrap();
+
+        let onsets: Vec<_> = markers
+            .got
+            .iter()
+            .filter(|(e, ..)| matches!(e, MarkerEvent::AudioOnset | MarkerEvent::VideoOnset))
+            .collect();
+        assert_eq!(onsets.len(), 2 * p.trials.len(), "{:?}", markers.got);
+        for pair in onsets.chunks(2) {
+            // In the order they happened, each sent at its own instant, 5 s before the clip's
+            // end.
+            assert_eq!(pair[0].0, MarkerEvent::VideoOnset);
+            assert_eq!(pair[1].0, MarkerEvent::AudioOnset);
+            assert_eq!(pair[1].1 - pair[0].1, SessionTime::from_millis(20));
+            for (_, at, sent) in pair {
+                assert_eq!(sent, at);
+            }
+        }
+        // Every trial's markers in order: start, the onsets, the response, the end (the caller
+        // sends `session_start`, with the journal's session line).
+        let events: Vec<&str> = markers.got.iter().map(|(e, ..)| e.name()).collect();
+        assert_eq!(
+            &events[..6],
+            [
+                "trial_start",
+                "video_onset",
+                "audio_onset",
+                "response",
+                "trial_end",
+                "session_end"
+            ]
+        );
     }
 }

@@ -24,6 +24,16 @@ pub trait Display {
     /// Shows `frame` at the next refresh (`None`: keep what is on screen), blocking until it is
     /// visible, and returns the flip time: the session instant it became visible.
     fn present(&mut self, frame: Option<&VideoFrame>) -> Result<SessionTime, VideoError>;
+
+    /// Waits until `t` on the session clock. The presentation loop uses it for at most a couple
+    /// of milliseconds after a flip, to tell of an audio onset that falls just after it at the
+    /// onset rather than a refresh later. The default yields until [`Display::now`] reaches
+    /// `t`; a display on a virtual clock must move its clock instead.
+    fn wait_until(&mut self, t: SessionTime) {
+        while self.now() < t {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// A display with no screen: refreshes happen at `phase + k * period` on the session clock,
@@ -126,6 +136,10 @@ impl<C: WaitClock> Display for VirtualDisplay<C> {
             None => self.clock.now(),
         };
         self.refresh_at_or_after(earliest)
+    }
+
+    fn wait_until(&mut self, t: SessionTime) {
+        self.clock.wait_until(t);
     }
 
     fn present(&mut self, frame: Option<&VideoFrame>) -> Result<SessionTime, VideoError> {

@@ -85,7 +85,9 @@ pub use decode::{
 
 pub use crate::clock::WaitClock;
 pub use display::{Display, VirtualDisplay};
-pub use present::{AudioStatus, PresentConfig, SoundtrackOutput, TimingFlag, TrialTiming, present};
+pub use present::{
+    AudioStatus, PresentConfig, SoundtrackOutput, TimingFlag, TrialTiming, present, present_with,
+};
 pub use soundtrack::EngineSoundtrack;
 
 use std::path::PathBuf;

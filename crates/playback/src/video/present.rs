@@ -1,7 +1,7 @@
 //! Presenting one clip with its soundtrack, and the trial timing record that proves the sync.
 
-use cuelab_core::SessionTime;
 pub use cuelab_core::timing::{IntervalStats, TimingFlag, TrialTiming};
+use cuelab_core::{Onset, SessionTime};
 
 use super::frame_clock::{Choice, FrameClock, FrameQueue};
 use super::{ClipDecoder, Display, VideoError, VideoFrame};
@@ -90,13 +90,72 @@ fn ms(t: SessionTime) -> f64 {
 pub fn present<Q, D>(
     queue: &mut Q,
     display: &mut D,
-    mut soundtrack: Option<&mut dyn SoundtrackOutput>,
+    soundtrack: Option<&mut dyn SoundtrackOutput>,
     config: &PresentConfig,
 ) -> Result<TrialTiming, VideoError>
 where
     Q: FrameQueue<Frame = VideoFrame, Error = VideoError>,
     D: Display + ?Sized,
 {
+    present_with(queue, display, soundtrack, config, &mut |_| {})
+}
+
+/// How long after a flip the presentation loop waits for an audio onset to tell of it.
+const MAX_ONSET_WAIT: SessionTime = SessionTime::from_millis(2);
+
+/// Onsets measured but not yet told.
+#[derive(Debug, Default)]
+struct Pending {
+    audio_told: bool,
+    video_told: bool,
+}
+
+impl Pending {
+    /// Tells `on_onset` every onset at or before `now` (all of them with `now = None`), earlier
+    /// first; an audio onset at the same instant as the video onset goes first.
+    fn tell(
+        &mut self,
+        audio: Option<SessionTime>,
+        video: Option<SessionTime>,
+        now: Option<SessionTime>,
+        on_onset: &mut dyn FnMut(Onset),
+    ) {
+        let due = |t: SessionTime| now.is_none_or(|now| t <= now);
+        let audio = audio.filter(|&t| !self.audio_told && due(t));
+        let video = video.filter(|&t| !self.video_told && due(t));
+        let mut onsets = [audio.map(Onset::Audio), video.map(Onset::Video)];
+        if let [Some(a), Some(v)] = onsets
+            && v.at() < a.at()
+        {
+            onsets.swap(0, 1);
+        }
+        for onset in onsets.into_iter().flatten() {
+            match onset {
+                Onset::Audio(_) => self.audio_told = true,
+                Onset::Video(_) => self.video_told = true,
+            }
+            on_onset(onset);
+        }
+    }
+}
+
+/// [`present`], telling `on_onset` of each onset as soon as the clock has passed it: the video
+/// onset right after the flip that showed the first frame (as PsychoPy's `callOnFlip`), the
+/// audio onset after the first flip at or after it (the engine reports it when it renders the
+/// buffer, ahead of time), waiting up to 2 ms for one due just after a flip — so at the onset
+/// or within one refresh of it, and at the latest when the presentation ends. The told onsets equal the returned record's.
+pub fn present_with<Q, D>(
+    queue: &mut Q,
+    display: &mut D,
+    mut soundtrack: Option<&mut dyn SoundtrackOutput>,
+    config: &PresentConfig,
+    on_onset: &mut dyn FnMut(Onset),
+) -> Result<TrialTiming, VideoError>
+where
+    Q: FrameQueue<Frame = VideoFrame, Error = VideoError>,
+    D: Display + ?Sized,
+{
+    let mut pending = Pending::default();
     let planned_flip = display.refresh_at_or_after(display.now() + config.lead);
     let scheduled_audio_onset = planned_flip + config.av_offset;
     if let Some(out) = soundtrack.as_deref_mut() {
@@ -117,6 +176,18 @@ where
                 clock.set_origin(onset - config.av_offset);
             }
         }
+        // Right after the last flip (and a fresh poll of the soundtrack). An audio onset due
+        // shortly after the flip (with the picture, give or take a sample) is waited for, so
+        // its marker goes out at the onset, not a refresh later.
+        if let Some(onset) = audio.onset
+            && !pending.audio_told
+        {
+            let now = display.now();
+            if onset > now && onset - now <= MAX_ONSET_WAIT && onset < display.next_flip() {
+                display.wait_until(onset);
+            }
+        }
+        pending.tell(audio.onset, video_onset, Some(display.now()), on_onset);
         let predicted = display.next_flip();
         let choice = clock.choose(predicted, queue)?;
         if choice == Choice::Finished {
@@ -144,6 +215,7 @@ where
         audio = out.poll()?;
         audio.onset = audio.onset.map(|o| o + config.audio_bias);
     }
+    pending.tell(audio.onset, video_onset, None, on_onset);
 
     let counts = clock.counts();
     let wanted_av_offset_ms = ms(config.av_offset);
@@ -331,6 +403,76 @@ mod tests {
             assert_eq!(t.av_offset_ms, Some(offset as f64));
             assert!(!t.flagged, "{:?}", t.flags);
         }
+    }
+
+    #[test]
+    fn onsets_are_told_in_order_within_a_refresh_of_happening_and_equal_the_record() {
+        // Music 50 ms and 1 ms after the picture, with it, and 30 ms before it (the engine
+        // reports the onset 5 ms ahead of it being heard). Each onset is told once, after the
+        // clock has passed it and before the next refresh, earlier first.
+        let period = SessionTime(16_666_666);
+        for offset in [50i64, 1, 0, -30] {
+            let clock = VirtualClock::new();
+            clock.advance(SessionTime::from_millis(1234));
+            let mut audio = FakeAudio::new(&clock);
+            let mut display = VirtualDisplay::new(clock.clone(), 60);
+            let config = PresentConfig {
+                av_offset: SessionTime::from_millis(offset),
+                lead: SessionTime::from_millis(100),
+                ..PresentConfig::default()
+            };
+            let mut told = Vec::new();
+            let t = present_with(
+                &mut clip_30fps(),
+                &mut display,
+                Some(&mut audio),
+                &config,
+                &mut |onset| told.push((onset, clock.now())),
+            )
+            .unwrap();
+            let (a, v) = (t.audio_onset.unwrap(), t.video_onset.unwrap());
+            let mut wanted = vec![Onset::Audio(a), Onset::Video(v)];
+            if v < a {
+                wanted.reverse();
+            }
+            let onsets: Vec<Onset> = told.iter().map(|(o, _)| *o).collect();
+            assert_eq!(onsets, wanted, "offset {offset}");
+            for (onset, when) in &told {
+                assert!(
+                    *when >= onset.at(),
+                    "offset {offset}: {onset:?} told at {when:?}"
+                );
+                assert!(
+                    *when - onset.at() < period,
+                    "offset {offset}: {onset:?} told at {when:?}, over a refresh late"
+                );
+            }
+            if offset == 1 {
+                // Due 1 ms after the first flip: waited for, told at the onset itself.
+                assert_eq!(told[1], (Onset::Audio(a), a));
+            }
+            // Long before the clip's 2 s end, where the record is returned.
+            assert!(
+                told.iter()
+                    .all(|(_, when)| *when < v + SessionTime::from_millis(100))
+            );
+        }
+    }
+
+    #[test]
+    fn a_silent_trial_tells_only_its_video_onset() {
+        let clock = VirtualClock::new();
+        let mut display = VirtualDisplay::new(clock.clone(), 60);
+        let mut told = Vec::new();
+        let t = present_with(
+            &mut clip_30fps(),
+            &mut display,
+            None,
+            &PresentConfig::default(),
+            &mut |onset| told.push(onset),
+        )
+        .unwrap();
+        assert_eq!(told, vec![Onset::Video(t.video_onset.unwrap())]);
     }
 
     #[test]
