@@ -157,8 +157,8 @@ impl LslOutlet {
         Self::summarise(self.pushes.iter().map(|p| (p.1, p.2)).collect())
     }
 
-    /// Marker rate and latency of one event's markers (onsets are known, so pushed, only
-    /// when the presentation returns: their latency is about the clip's length).
+    /// Marker rate and latency of one event's markers (onsets are pushed from inside the
+    /// presentation, within a refresh of the onset).
     pub fn stats_of(&self, event: MarkerEvent) -> MarkerStats {
         Self::summarise(
             self.pushes
