@@ -91,7 +91,11 @@ lmm_values <- function(prefix, m, random) {
     put(paste0(p, "/df"), co[term, "df"])
     put(paste0(p, "/t"), co[term, "t value"])
     pv <- co[term, "Pr(>|t|)"]
-    if (pv < 1e-9) {
+    if (co[term, "df"] < 10 && abs(co[term, "t value"]) > 10) {
+      # With few Satterthwaite df and a large t, p magnifies the ~1e-7 relative error of the
+      # df (lmerTest's numerical Hessian; df are compared at 1e-4) about tenfold: 1e-5.
+      vals[[paste0(p, "/p")]] <<- list(value = pv, relative = 1e-5)
+    } else if (pv < 1e-9) {
       # Far in the t tail, p magnifies the ~1e-7 relative stopping error of lme4's optimiser
       # (visible in df) about 50-fold; these p-values are checked to 1e-5 relative.
       vals[[paste0(p, "/p")]] <<- list(value = pv, relative = 1e-5)
@@ -123,7 +127,12 @@ lmm_values <- function(prefix, m, random) {
     put(paste0(p, "/df_num"), a[term, "NumDF"])
     vals[[paste0(p, "/df_den")]] <<- list(value = a[term, "DenDF"], relative = 1e-4)
     put(paste0(p, "/F"), a[term, "F value"])
-    put(paste0(p, "/p"), a[term, "Pr(>F)"])
+    if (a[term, "Pr(>F)"] < 1e-9) {
+      # As for the fixed effects: far in the tail p magnifies the optimiser's stopping error.
+      vals[[paste0(p, "/p")]] <<- list(value = a[term, "Pr(>F)"], relative = 1e-5)
+    } else {
+      put(paste0(p, "/p"), a[term, "Pr(>F)"])
+    }
   }
 }
 
@@ -419,19 +428,179 @@ lmm_values("/lmm/crossed", m)
 write_expected("time_perception", "SIMULATED time-perception sessions (datasets/time-perception): log(verbal / clip duration) by music")
 
 # ---- congruence (SIMULATED: datasets/congruence, cuelab simulate --seed 11) -----------------
+# The congruent music-scene pairs stated in analysis/congruence.toml (each scene with its
+# nearest music by the protocol's designed valence and arousal; hide with both sad and scary).
+congruent_pairs <- list(approach = "relaxing", chase = "scary", hide = c("sad", "scary"))
+sd_items <- c("sd_calm_excited", "sd_weak_strong", "sd_sad_happy", "sd_calm_tense")
+congruence_values <- function(cg) {
+  put("/n_rows_read", nrow(cg))
+  cg <- cg[cg$practice == "FALSE" & cg$flagged == "FALSE", ]
+  put("/n_rows", nrow(cg))
+  cg$participant <- factor(cg$participant)
+  cg$music <- factor(cg$music, levels = c("relaxing", "arousing", "sad", "scary"))
+  cg$clip <- factor(cg$clip, levels = c("approach", "chase", "hide"))
+  cg$congruence <- factor(ifelse(mapply(function(c, m) m %in% congruent_pairs[[c]],
+                                        as.character(cg$clip), as.character(cg$music)),
+                                 "congruent", "incongruent"), levels = c("congruent", "incongruent"))
+  put("/n_subjects", nlevels(cg$participant))
+  cg$cell <- interaction(cg$music, cg$clip, sep = ":", lex.order = TRUE)
+  # Cell descriptives (Cousineau-Morey CIs) need every cell of a participant: as the ANOVA,
+  # they use the participants with all 12 music x clip cells.
+  full <- names(which(tapply(cg$cell, cg$participant, function(x) all(table(x) > 0))))
+  cgc <- cg[cg$participant %in% full, ]
+  describe("/descriptives", cgc, "fit", "participant", "cell")
+  fit <- suppressWarnings(aov_ez("participant", "fit", cg, within = c("music", "clip"), fun_aggregate = mean))
+  anova_values("/anova/music_by_clip", fit)
+  es_ci_values("/anova/music_by_clip", fit)
+  paired_values("/pairwise/music", cg, "fit", "participant", "music")
+  # The congruence effect: per participant, mean fit of its incongruent trials minus mean fit
+  # of its congruent trials; t-test, d_z with its noncentral-t CI.
+  ce <- aggregate(fit ~ participant + congruence, cg, mean)
+  ce <- reshape(ce, idvar = "participant", timevar = "congruence", direction = "wide")
+  d <- ce$fit.incongruent - ce$fit.congruent
+  tt <- t.test(d)
+  p <- "/congruence/congruence"
+  put(paste0(p, "/n"), length(d))
+  put(paste0(p, "/effect"), mean(d))
+  put(paste0(p, "/sd"), sd(d))
+  put(paste0(p, "/t"), tt$statistic)
+  put(paste0(p, "/df"), tt$parameter)
+  put(paste0(p, "/p"), tt$p.value)
+  put(paste0(p, "/ci_lower"), tt$conf.int[1])
+  put(paste0(p, "/ci_upper"), tt$conf.int[2])
+  put(paste0(p, "/dz"), mean(d) / sd(d))
+  put(paste0(p, "/dz_ci/lower"), t_root(mean(d) / sd(d), length(d), 0.975))
+  put(paste0(p, "/dz_ci/upper"), t_root(mean(d) / sd(d), length(d), 0.025))
+  for (i in seq_along(d)) put(sprintf("%s/per_subject/%s", p, ce$participant[i]), d[i])
+  fit <- aov_ez("participant", "fit", cg, within = "congruence", fun_aggregate = mean)
+  anova_values("/anova/congruence", fit)
+  es_ci_values("/anova/congruence", fit)
+  # With three clips the REML surface is flat in the clip variance: lme4's default stopping
+  # rule leaves it ~1e-5 (relative) off the optimum, so the optimiser is run to a tight
+  # tolerance (bobyqa, rhoend 1e-12), which reaches the criterion's minimum.
+  m <- lmer(fit ~ congruence + (1 | participant) + (1 | clip), data = cg, REML = TRUE,
+            control = lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12, maxfun = 1e5)))
+  lmm_values("/lmm/congruence", m)
+  # The semantic differential, item by item: cell descriptives and the music x scene ANOVA.
+  for (item in sd_items) {
+    describe(paste0("/ratings/", item), cgc, item, "participant", "cell")
+    fit <- suppressWarnings(aov_ez("participant", item, cg, within = c("music", "clip"), fun_aggregate = mean))
+    anova_values(paste0("/anova/", item), fit)
+  }
+}
 cg <- read.csv("datasets/congruence/export/data/experiment-congruence_table-trials_data.csv",
                stringsAsFactors = FALSE)
-put("/n_rows_read", nrow(cg))
-cg <- cg[cg$practice == "FALSE" & cg$flagged == "FALSE", ]
-put("/n_rows", nrow(cg))
-cg$participant <- factor(cg$participant)
-cg$music <- factor(cg$music, levels = c("relaxing", "arousing", "sad", "scary"))
-cg$clip <- factor(cg$clip, levels = c("approach", "chase", "hide"))
-put("/n_subjects", nlevels(cg$participant))
-cg$cell <- interaction(cg$music, cg$clip, sep = ":", lex.order = TRUE)
-describe("/descriptives", cg, "fit", "participant", "cell")
-fit <- aov_ez("participant", "fit", cg, within = c("music", "clip"), fun_aggregate = mean)
-anova_values("/anova/music_by_clip", fit)
-es_ci_values("/anova/music_by_clip", fit)
-paired_values("/pairwise/music", cg, "fit", "participant", "music")
-write_expected("congruence", "SIMULATED congruence sessions (datasets/congruence): fit by music x clip")
+congruence_values(cg)
+write_expected("congruence", "SIMULATED congruence sessions (datasets/congruence): fit and semantic differential by music x clip, the congruence effect, rm-ANOVA and crossed LMM on congruence")
+
+# ---- congruence_unbalanced: the same sessions with test trials dropped ----------------------
+# An unbalanced fixture, made here: of participants S001-S008, the test trials with
+# (7 * trial_index + participant number) %% 5 == 0 are dropped (2-3 each), so those eight lack
+# music x clip cells (left out of that ANOVA, as afex does), have unequal numbers of congruent
+# and incongruent trials, and the mixed model sees an unbalanced crossed design.
+pnum <- as.integer(sub("^S", "", cg$participant))
+drop <- cg$practice == "FALSE" & pnum <= 8 & (7 * cg$trial_index + pnum) %% 5 == 0
+ub <- cg[!drop, c("participant", "session", "trial_index", "practice", "flagged", "clip",
+                   "music", "fit", sd_items)]
+write.csv(ub, "analysis/data/congruence_unbalanced.csv", row.names = FALSE, quote = FALSE)
+ub <- read.csv("analysis/data/congruence_unbalanced.csv", stringsAsFactors = FALSE)
+congruence_values(ub)
+write_expected("congruence_unbalanced", sprintf("SIMULATED congruence sessions with %d test trials dropped (analysis/data/congruence_unbalanced.csv, written by analysis/expected.R)", sum(drop)))
+
+# ---- emotion_timecourse (SIMULATED: datasets/emotion-attribution, cuelab simulate --seed 11) --
+# Continuous valence and arousal as time courses, in base R (approx, aggregate, which.max, ccf).
+# The continuous table is bundled as Parquet only (the CSV would be 11 MB); base R cannot read
+# Parquet, so python3's pyarrow (Debian python3-pyarrow) converts it to a temporary CSV first.
+em <- read.csv("datasets/emotion-attribution/export/data/experiment-emotionattribution_table-trials_data.csv", stringsAsFactors = FALSE)
+put("/n_rows_read", nrow(em))
+em <- em[em$practice == "FALSE" & em$flagged == "FALSE", ]
+put("/n_rows", nrow(em))
+music_levels <- c("happy", "sad", "calm_to_tense", "sad_to_happy")
+em$music <- factor(em$music, levels = music_levels)
+describe("/descriptives", em, "sam_arousal", "participant", "music")
+fit <- aov_ez("participant", "sam_arousal", em, within = "music", fun_aggregate = mean)
+anova_values("/anova/sam_arousal", fit)
+es_ci_values("/anova/sam_arousal", fit)
+
+parquet <- "datasets/emotion-attribution/export/parquet/continuous.parquet"
+csv <- tempfile(fileext = ".csv")
+# R puts its own library folders on LD_LIBRARY_PATH, which can make a pyenv python3 load
+# another libpython (and lose its site-packages): python3 runs without it.
+status <- system2("env", c("-u", "LD_LIBRARY_PATH", "python3", "-c", shQuote(sprintf(
+  "import pyarrow.parquet as pq, pyarrow.csv as pc; pc.write_csv(pq.read_table('%s'), '%s')", parquet, csv))))
+stopifnot(status == 0)
+ct <- read.csv(csv, stringsAsFactors = FALSE)
+unlink(csv)
+ct <- ct[ct$step == "trace" & ct$item %in% c("valence", "arousal"), ]
+# The continuous table has no condition: the music comes from the analysed trials.
+ct <- merge(ct, em[, c("participant", "session", "trial_index", "music")],
+            by = c("participant", "session", "trial_index"))
+ct <- ct[order(ct$item, ct$participant, ct$session, ct$trial_index, ct$t_ms), ]
+trial_key <- paste(ct$item, ct$participant, ct$session, ct$trial_index)
+put("/continuous/n_trials", length(unique(paste(ct$participant, ct$session, ct$trial_index))))
+step_ms <- 500
+max_lag <- 5000 / step_ms
+# The common grid: every 500 ms from 0 to the last sample of the shortest trial.
+shortest <- min(tapply(ct$t_ms, trial_key, max))
+grid <- seq(0, floor(shortest / step_ms) * step_ms, by = step_ms)
+curve_files <- c(happy = "arousing", sad = "sad", calm_to_tense = "calm_to_tense",
+                 sad_to_happy = "sad_to_happy")
+# Cousineau-Morey (normalise by subject mean and grand mean, sqrt(J / (J - 1)), t with n - 1 df).
+morey <- function(m) {
+  n <- nrow(m); J <- ncol(m)
+  norm <- m - rowMeans(m) + mean(m)
+  se <- apply(norm, 2, sd) / sqrt(n) * sqrt(J / (J - 1))
+  q <- qt(0.975, n - 1)
+  list(mean = colMeans(m), se = se, lower = colMeans(m) - q * se, upper = colMeans(m) + q * se)
+}
+for (item in c("valence", "arousal")) {
+  d <- ct[ct$item == item, ]
+  trials <- split(d, paste(d$participant, d$session, d$trial_index), drop = TRUE)
+  # Each trial resampled onto the grid (linear, constant beyond the ends).
+  rs <- do.call(rbind, lapply(trials, function(x) {
+    data.frame(participant = x$participant[1], music = as.character(x$music[1]), k = seq_along(grid),
+               y = approx(x$t_ms, x$value, xout = grid, rule = 2)$y)
+  }))
+  # Per participant and music: the mean of its trials at each grid point.
+  pm <- aggregate(y ~ participant + music + k, rs, mean)
+  subjects <- sort(unique(pm$participant))
+  arr <- array(NA, c(length(subjects), length(music_levels), length(grid)))
+  arr[cbind(match(pm$participant, subjects), match(pm$music, music_levels), pm$k)] <- pm$y
+  put("/continuous/n_subjects", length(subjects))
+  for (k in seq_along(grid)) {
+    s <- morey(arr[, , k])
+    for (j in seq_along(music_levels)) {
+      p <- sprintf("/continuous/items/%s/%s/grid/%d", item, music_levels[j], k - 1)
+      put(paste0(p, "/mean"), s$mean[j])
+      put(paste0(p, "/se_within"), s$se[j])
+      put(paste0(p, "/ci_lower"), s$lower[j])
+      put(paste0(p, "/ci_upper"), s$upper[j])
+    }
+  }
+  # Per music: the time-averaged rating (Cousineau-Morey across music), the peak of the mean
+  # time course, and the lag (0 to 5 s) of the highest cross-correlation with the designed curve.
+  s <- morey(apply(arr, c(1, 2), mean))
+  for (j in seq_along(music_levels)) {
+    lvl <- music_levels[j]
+    p <- sprintf("/continuous/items/%s/%s", item, lvl)
+    put(paste0(p, "/n"), length(subjects))
+    put(paste0(p, "/mean"), s$mean[j])
+    put(paste0(p, "/se_within"), s$se[j])
+    put(paste0(p, "/ci_lower"), s$lower[j])
+    put(paste0(p, "/ci_upper"), s$upper[j])
+    course <- colMeans(arr[, j, ])
+    put(paste0(p, "/peak_ms"), grid[which.max(course)])
+    put(paste0(p, "/peak_value"), max(course))
+    cv <- read.csv(sprintf("protocols/stimuli/generated/music/%s.curve.csv", curve_files[[lvl]]))
+    designed <- approx(cv$t_s * 1000, cv[[item]], xout = grid, rule = 2)$y
+    if (sd(designed) > 0) {
+      r <- ccf(course, designed, lag.max = max_lag, plot = FALSE)
+      lags <- drop(r$lag); acf <- drop(r$acf)
+      keep <- lags >= 0
+      best <- which.max(acf[keep])
+      put(paste0(p, "/lag_ms"), lags[keep][best] * step_ms)
+      put(paste0(p, "/lag_correlation"), acf[keep][best])
+    }
+  }
+}
+write_expected("emotion_timecourse", "SIMULATED emotion-attribution sessions: continuous valence and arousal resampled every 500 ms, Cousineau-Morey ribbons, peak and lag against the designed curves; SAM arousal by music")

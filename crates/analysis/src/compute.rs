@@ -414,6 +414,34 @@ pub fn compute(
         }
     }
 
+    let mut ratings = Named::default();
+    for spec in &plan.results.ratings {
+        let within = spec.within.clone().unwrap_or_else(|| design.within.clone());
+        let between = spec
+            .between
+            .clone()
+            .unwrap_or_else(|| design.between.clone());
+        let cm = data::cell_means(prepared, &design.subject, &spec.dv, &within, &between)?;
+        if !cm.incomplete_subjects.is_empty() {
+            notes.push(format!(
+                "ratings {}: {} subject(s) without data in every cell were left out: {}",
+                spec.dv,
+                cm.incomplete_subjects.len(),
+                cm.incomplete_subjects.join(", ")
+            ));
+        }
+        ratings.push(
+            spec.dv.clone(),
+            Descriptives {
+                within,
+                between,
+                conf_level,
+                cells: describe_cells(&cm, &prepared.levels, conf_level)?,
+            },
+        );
+        anova.push(spec.dv.clone(), run_anova(&cm)?);
+    }
+
     let mut congruence = Named::default();
     let mut timing = Named::default();
     for d in &plan.derive {
@@ -439,6 +467,10 @@ pub fn compute(
                 let e =
                     stats::congruence_effect(&matrix.column(ci), &matrix.column(ii), conf_level)
                         .map_err(stats_err("congruence"))?;
+                let mut per_subject = Named::default();
+                for (s, effect) in cm.subjects.iter().zip(&e.per_subject) {
+                    per_subject.push(s.clone(), *effect);
+                }
                 congruence.push(
                     d.name.clone(),
                     CongruenceResult {
@@ -449,8 +481,10 @@ pub fn compute(
                         df: e.test.df,
                         p: e.test.p,
                         dz: e.test.dz,
+                        dz_ci: (&e.test.dz_ci).into(),
                         ci_lower: e.test.ci_lower,
                         ci_upper: e.test.ci_upper,
+                        per_subject,
                     },
                 );
             }
@@ -489,6 +523,8 @@ pub fn compute(
         pairwise,
         lmm,
         congruence,
+        ratings,
+        continuous: None,
         timing,
         sdt: None,
         timing_quality: None,

@@ -116,6 +116,33 @@ fn required_columns(plan: &Plan) -> BTreeMap<String, ColumnType> {
             }
         }
     }
+    for spec in &plan.results.ratings {
+        for f in spec
+            .within
+            .iter()
+            .flatten()
+            .chain(spec.between.iter().flatten())
+        {
+            if !derived.contains(f.as_str()) {
+                cols.insert(f.clone(), ColumnType::Str);
+            }
+        }
+        if !derived.contains(spec.dv.as_str()) {
+            cols.insert(spec.dv.clone(), ColumnType::F64);
+        }
+    }
+    if let Some(c) = &plan.continuous {
+        // The keys that join the continuous table to these trials, and the condition.
+        for name in [
+            cuelab_core::schema::SESSION,
+            cuelab_core::schema::TRIAL_INDEX,
+            c.condition.as_str(),
+        ] {
+            if !derived.contains(name) {
+                cols.insert(name.to_string(), ColumnType::Str);
+            }
+        }
+    }
     for x in &plan.derive {
         match x.kind() {
             Some(DerivedKind::Ratio(dur)) | Some(DerivedKind::LogRatio(dur)) => {
@@ -221,7 +248,7 @@ pub(crate) fn resolve_table(path: &Path) -> Result<PathBuf, AnalysisError> {
 
 /// Checks the table ([`crate::input`]), then scans it lazily with the declared types of the
 /// used columns. Returns the query, the table's path and where each row came from.
-fn scan(
+pub(crate) fn scan(
     path: &Path,
     types: &BTreeMap<String, ColumnType>,
 ) -> Result<(LazyFrame, PathBuf, RowLines), AnalysisError> {
@@ -319,9 +346,25 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
             Some(DerivedKind::LogRatio(dur)) => {
                 (value_expr(&dur.estimate) / value_expr(&dur.actual)).log(lit(std::f64::consts::E))
             }
-            Some(DerivedKind::Congruence(c)) => when(col(c.a.as_str()).eq(col(c.b.as_str())))
-                .then(lit("congruent"))
-                .otherwise(lit("incongruent")),
+            Some(DerivedKind::Congruence(c)) => {
+                let pairs = c.pairs();
+                let congruent = if pairs.is_empty() {
+                    col(c.a.as_str()).eq(col(c.b.as_str()))
+                } else {
+                    pairs
+                        .iter()
+                        .map(|(a, b)| {
+                            col(c.a.as_str())
+                                .eq(lit(*a))
+                                .and(col(c.b.as_str()).eq(lit(*b)))
+                        })
+                        .reduce(Expr::or)
+                        .unwrap_or_else(|| lit(false))
+                };
+                when(congruent)
+                    .then(lit("congruent"))
+                    .otherwise(lit("incongruent"))
+            }
             None => continue,
         };
         derived.push(e.alias(d.name.as_str()));
@@ -394,6 +437,7 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
     select.extend([K_CORRECT, K_FLAGGED, K_BOUNDS, K_SD, K_ROW].map(col));
     let all = lf.select(select).collect().map_err(pl)?;
     check_derived(plan, &all, &rows)?;
+    check_congruent_pairs(plan, &all, &table)?;
 
     let count = |name: &str| -> Result<usize, AnalysisError> {
         Ok(all.column(name)?.bool()?.sum().unwrap_or(0) as usize)
@@ -455,6 +499,15 @@ pub fn prepare(plan: &Plan, data_path: &Path) -> Result<Prepared, AnalysisError>
         factors.extend(v.factors.iter().map(String::as_str));
     }
     for spec in &plan.results.anova {
+        factors.extend(
+            spec.within
+                .iter()
+                .flatten()
+                .chain(spec.between.iter().flatten())
+                .map(String::as_str),
+        );
+    }
+    for spec in &plan.results.ratings {
         factors.extend(
             spec.within
                 .iter()
@@ -564,6 +617,35 @@ fn check_derived(plan: &Plan, all: &DataFrame, rows: &RowLines) -> Result<(), An
                 describe(&dur.estimate),
                 describe(&dur.actual),
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Every level a plan's stated congruent pairs name must occur in the data: a misspelt level
+/// would otherwise silently make every trial of it incongruent.
+fn check_congruent_pairs(plan: &Plan, all: &DataFrame, table: &Path) -> Result<(), AnalysisError> {
+    for d in &plan.derive {
+        let Some(DerivedKind::Congruence(c)) = d.kind() else {
+            continue;
+        };
+        let pairs = c.pairs();
+        if pairs.is_empty() {
+            continue;
+        }
+        let a_levels = distinct_text(all, &c.a)?;
+        let b_levels = distinct_text(all, &c.b)?;
+        for (a, b) in pairs {
+            for (column, level, found) in [(&c.a, a, &a_levels), (&c.b, b, &b_levels)] {
+                if !found.iter().any(|l| l == level) {
+                    return Err(AnalysisError::Data(format!(
+                        "{}: derived column `{}` names the congruent pair ({a}, {b}), but `{column}` has no level `{level}` in the data (levels: {})",
+                        table.display(),
+                        d.name,
+                        found.join(", ")
+                    )));
+                }
+            }
         }
     }
     Ok(())

@@ -74,6 +74,7 @@
 //! ```
 
 pub mod compute;
+pub mod continuous;
 pub mod data;
 pub mod error;
 pub mod expected;
@@ -89,6 +90,7 @@ mod results;
 pub mod sdt;
 pub mod tables;
 pub mod timecourse;
+mod timecourse_fig;
 
 use std::path::{Path, PathBuf};
 
@@ -231,6 +233,23 @@ pub fn run_plan_for_command(
         results.sdt = Some(cells);
         results.anova.push("d_prime", d_prime);
         results.anova.push("criterion", c);
+    }
+    if let Some(spec) = &plan.continuous {
+        let curves = spec
+            .curves
+            .iter()
+            .map(|(level, path)| (level.clone(), plan::resolve(plan_path, path)))
+            .collect();
+        let inputs = continuous::Inputs {
+            table: &plan::resolve(plan_path, &spec.path),
+            curves: &curves,
+            subject: &plan.design.subject,
+            level_order: plan.design.levels.get(&spec.condition).map(Vec::as_slice),
+            conf_level: plan.results.conf_level.unwrap_or(0.95),
+        };
+        let (result, notes) = continuous::compute(spec, &prepared, &inputs)?;
+        results.continuous = Some(result);
+        results.notes.extend(notes);
     }
     results.provenance = compute::Provenance {
         cuelab_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -471,6 +490,7 @@ impl AdHocDesign {
             results,
             time_course: None,
             sdt: None,
+            continuous: None,
         }
     }
 }
@@ -495,8 +515,9 @@ impl Reproduced {
     }
 }
 
-/// The first file `plan` reads that does not exist: its data, then its `[sdt]` responses and
-/// `[time_course]` table (all resolved against the plan file's folder).
+/// The first file `plan` reads that does not exist: its data, then its `[sdt]` responses, its
+/// `[time_course]` table and its `[continuous]` table and curves (all resolved against the plan
+/// file's folder).
 fn first_absent_input(plan: &Plan, plan_path: &Path) -> Option<PathBuf> {
     let mut inputs = vec![plan.resolve_data_path(plan_path)];
     if let Some(sdt) = &plan.sdt {
@@ -504,6 +525,10 @@ fn first_absent_input(plan: &Plan, plan_path: &Path) -> Option<PathBuf> {
     }
     if let Some(tc) = &plan.time_course {
         inputs.push(plan::resolve(plan_path, &tc.path));
+    }
+    if let Some(c) = &plan.continuous {
+        inputs.push(plan::resolve(plan_path, &c.path));
+        inputs.extend(c.curves.values().map(|p| plan::resolve(plan_path, p)));
     }
     inputs.into_iter().find(|p| !p.exists())
 }
@@ -627,6 +652,74 @@ mod tests {
         assert_eq!(o.results.pairwise.get("music").unwrap().method, "emmeans");
         // An export has cuelab's timing columns, so the report has its timing section.
         assert!(o.results.timing_quality.is_some());
+    }
+
+    #[test]
+    fn congruence_paradigm_matches_afex_lmer_test_and_effectsize() {
+        let o = check_plan("congruence");
+        let c = o.results.congruence.get("congruence").unwrap();
+        // Every participant contributes an effect; incongruent music fits worse.
+        assert_eq!((c.n, c.per_subject.iter().count()), (24, 24));
+        assert!(c.effect < 0.0 && c.dz_ci.upper < 0.0);
+        assert!(o.results.lmm.get("congruence").unwrap().n_groups["clip"] == 3);
+        for item in [
+            "sd_calm_excited",
+            "sd_weak_strong",
+            "sd_sad_happy",
+            "sd_calm_tense",
+        ] {
+            assert_eq!(
+                o.results.ratings.get(item).unwrap().cells.iter().count(),
+                12
+            );
+            assert!(o.results.anova.get(item).is_some(), "{item}");
+        }
+    }
+
+    #[test]
+    fn continuous_time_courses_match_base_r() {
+        let o = check_plan("emotion_timecourse");
+        let c = o.results.continuous.as_ref().unwrap();
+        assert_eq!((c.n_subjects, c.n_trials), (24, 192));
+        let valence = c.items.get("valence").unwrap();
+        // 0 to 24 s every 500 ms; the changing soundtracks have a lag, the constant ones none.
+        assert_eq!(valence.get("sad").unwrap().grid.len(), 49);
+        assert!(valence.get("sad_to_happy").unwrap().lag_ms.is_some());
+        assert!(valence.get("happy").unwrap().lag_ms.is_none());
+        assert!(o.results.notes.iter().any(|n| n.contains("is constant")));
+    }
+
+    #[test]
+    fn congruence_on_an_unbalanced_fixture_matches_r() {
+        let o = check_plan("congruence_unbalanced");
+        // Eight participants lack a music x clip cell: out of that ANOVA, in the effect.
+        let a = o.results.anova.get("music_by_clip").unwrap();
+        assert_eq!((a.n_subjects, a.incomplete_subjects.len()), (16, 8));
+        assert_eq!(o.results.congruence.get("congruence").unwrap().n, 24);
+        assert!(o.results.counts.analysed < 288);
+    }
+
+    #[test]
+    fn a_congruent_pair_naming_an_absent_level_is_a_data_error() {
+        let path = write_csv(
+            "pairs",
+            "s,scene,music,y\na,x,m1,1\na,z,m2,2\nb,x,m2,3\nb,z,m1,4\n",
+        );
+        let text = "[data]\npath = \"d.csv\"\n[[derive]]\nname = \"cg\"\n\
+                    congruence = { a = \"scene\", b = \"music\", congruent = { x = [\"m1\"], z = [\"m3\"] } }\n\
+                    [design]\ndv = \"y\"\nsubject = \"s\"\nwithin = [\"cg\"]\n";
+        let plan_path = path.with_file_name("p.toml");
+        let plan = Plan::parse(text, &plan_path).unwrap();
+        let err = run_plan(&plan, &plan_path, None, None, &Formats::none()).unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(err.to_string().contains("no level `m3`"), "{err}");
+        // With the pairs as the data has them, (x, m1) and (z, m2) are the congruent rows.
+        let text = text.replace("m3", "m2");
+        let plan = Plan::parse(&text, &plan_path).unwrap();
+        let prepared = data::prepare(&plan, &path).unwrap();
+        let cg = data::text_column(&prepared.trials, "cg").unwrap();
+        assert_eq!(cg, ["congruent", "congruent", "incongruent", "incongruent"]);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]

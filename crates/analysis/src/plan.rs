@@ -41,6 +41,48 @@ pub struct Plan {
     /// Signal detection on old/new recognition responses (a separate table).
     #[serde(default)]
     pub sdt: Option<SdtSpec>,
+    /// Continuous ratings analysed as time courses on a common grid (a separate table).
+    #[serde(default)]
+    pub continuous: Option<ContinuousSpec>,
+}
+
+/// `[continuous]`: cuelab's continuous table (one row per sample: `participant`, `session`,
+/// `trial_index`, `step`, `item`, `t_ms`, `value`), joined to the plan's analysed trials by
+/// subject, `session` and `trial_index` for the condition. Each trial's samples are resampled
+/// onto a common grid (linear interpolation, constant beyond the ends: R's `approx(rule = 2)`),
+/// averaged per participant and condition, then over participants with Cousineau-Morey
+/// within-subject CIs at every grid point.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuousSpec {
+    /// The continuous table (CSV or Parquet), relative to the plan file.
+    pub path: PathBuf,
+    /// The trials column holding the condition (its level order is `[design.levels]`'s when
+    /// listed there, else sorted).
+    pub condition: String,
+    /// The rated dimensions to analyse (values of the `item` column, e.g. `valence`).
+    pub items: Vec<String>,
+    /// Only samples of this step (default: every step).
+    #[serde(default)]
+    pub step: Option<String>,
+    /// Step of the common grid in ms; the grid runs from 0 to the last sample of the shortest
+    /// analysed trial.
+    pub grid_ms: f64,
+    /// The largest lag (ms) at which a rating may follow its designed curve; at most a quarter
+    /// of the grid's span (default 5000).
+    #[serde(default)]
+    pub max_lag_ms: Option<f64>,
+    /// The designed affect curve of each condition level: a CSV with `t_s` and one column per
+    /// item (cuelab's `*.curve.csv`), relative to the plan file.
+    #[serde(default)]
+    pub curves: BTreeMap<String, PathBuf>,
+}
+
+impl ContinuousSpec {
+    /// The largest lag in ms (the plan's, else 5000).
+    pub fn max_lag(&self) -> f64 {
+        self.max_lag_ms.unwrap_or(5000.0)
+    }
 }
 
 /// `[sdt]`: old/new recognition responses of cuelab's responses table (`value` 1 = "old",
@@ -220,14 +262,30 @@ pub enum ColumnOrValue {
     Column(String),
 }
 
-/// Two factor columns whose equality defines congruence.
+/// Two factor columns whose equality (or a stated list of pairs) defines congruence.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Congruence {
-    /// First factor (e.g. the prime's valence, the music's mood).
+    /// First factor (e.g. the prime's valence, the scene).
     pub a: String,
-    /// Second factor (e.g. the target's valence, the scene's mood).
+    /// Second factor (e.g. the target's valence, the music).
     pub b: String,
+    /// The congruent pairs, stated explicitly: each level of `a` with the levels of `b` that
+    /// are congruent with it (`congruent = { approach = ["relaxing"] }`); every other pair is
+    /// incongruent. Without it, a row is congruent when `a` equals `b`.
+    #[serde(default)]
+    pub congruent: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Congruence {
+    /// The stated congruent pairs `(level of a, level of b)`, in order (empty: by equality).
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.congruent
+            .iter()
+            .flatten()
+            .flat_map(|(a, bs)| bs.iter().map(move |b| (a.as_str(), b.as_str())))
+            .collect()
+    }
 }
 
 /// The design of the analysis.
@@ -308,6 +366,25 @@ pub struct Results {
     /// Figures to draw (default: those that apply).
     #[serde(default)]
     pub figures: Option<Vec<FigureKind>>,
+    /// Further dependent variables, each described and analysed by its own ANOVA.
+    #[serde(default)]
+    pub ratings: Vec<RatingSpec>,
+}
+
+/// `[[results.ratings]]`: another dependent variable of the same trials (e.g. each item of a
+/// semantic differential), with cell descriptives (Cousineau-Morey CIs) and a type III ANOVA on
+/// per-subject cell means, keyed by the column's name in `ratings` and `anova`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingSpec {
+    /// The numeric column.
+    pub dv: String,
+    /// Within factors (default: the design's).
+    #[serde(default)]
+    pub within: Option<Vec<String>>,
+    /// Between factors (default: the design's).
+    #[serde(default)]
+    pub between: Option<Vec<String>>,
 }
 
 /// `[[results.anova]]`.
@@ -453,6 +530,41 @@ impl Plan {
             && !(bin.is_finite() && bin > 0.0)
         {
             return fail("bin", "`bin` must be a positive, finite width".to_string());
+        }
+        if let Some(c) = &self.continuous {
+            if !(c.grid_ms.is_finite() && c.grid_ms > 0.0) {
+                return fail(
+                    "grid_ms",
+                    "`grid_ms` must be a positive, finite step".to_string(),
+                );
+            }
+            let lag = c.max_lag();
+            if !(lag.is_finite() && lag >= 0.0) {
+                return fail(
+                    "max_lag_ms",
+                    "`max_lag_ms` must be a finite number of ms, 0 or more".to_string(),
+                );
+            }
+            if c.items.is_empty() {
+                return fail(
+                    "items",
+                    "`items` must name at least one rated item".to_string(),
+                );
+            }
+        }
+        for d in &self.derive {
+            if let Some(DerivedKind::Congruence(c)) = d.kind()
+                && let Some((a, _)) = c
+                    .congruent
+                    .iter()
+                    .flatten()
+                    .find(|(_, levels)| levels.is_empty())
+            {
+                return fail(
+                    "congruent",
+                    format!("congruent pairs of `{a}` list no level of `{}`", c.b),
+                );
+            }
         }
         for (what, value) in self.numbers() {
             if !value.is_finite() {

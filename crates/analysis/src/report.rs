@@ -143,6 +143,13 @@ pub(crate) fn figures(
             out_dir,
         )?);
     }
+    if let Some(c) = &results.continuous {
+        out.extend(crate::timecourse_fig::continuous(
+            c,
+            &results.title,
+            out_dir,
+        )?);
+    }
     Ok(out)
 }
 

@@ -50,6 +50,11 @@ pub struct Results {
     pub lmm: Named<LmmResult>,
     /// Congruence effects by derived column.
     pub congruence: Named<CongruenceResult>,
+    /// Cell descriptives of each `[[results.ratings]]` column (its ANOVA is in `anova`, keyed
+    /// by the column).
+    pub ratings: Named<Descriptives>,
+    /// Continuous ratings as time courses, when the plan has `[continuous]`.
+    pub continuous: Option<ContinuousResult>,
     /// Time-perception measures by derived ratio column.
     pub timing: Named<TimingResult>,
     /// Signal detection per subject × condition, when the plan has `[sdt]`.
@@ -344,9 +349,79 @@ pub struct CongruenceResult {
     pub p: f64,
     /// Cohen's d_z.
     pub dz: f64,
-    /// CI lower bound.
+    /// Two-sided CI of d_z from the noncentral t (effectsize's `cohens_d(paired = TRUE)`).
+    pub dz_ci: EffectSizeInterval,
+    /// CI lower bound of the mean effect.
     pub ci_lower: f64,
-    /// CI upper bound.
+    /// CI upper bound of the mean effect.
+    pub ci_upper: f64,
+    /// Each subject's effect: mean of its incongruent trials − mean of its congruent trials.
+    pub per_subject: Named<f64>,
+}
+
+/// Continuous ratings as time courses (`[continuous]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContinuousResult {
+    /// The trials column giving the condition.
+    pub condition: String,
+    /// The step whose samples were used (None: every step).
+    pub step: Option<String>,
+    /// Step of the common grid (ms).
+    pub grid_ms: f64,
+    /// Largest lag tried against the designed curves (ms).
+    pub max_lag_ms: f64,
+    /// Condition levels, in order.
+    pub levels: Vec<String>,
+    /// Trials with samples that were analysed.
+    pub n_trials: usize,
+    /// Subjects with every condition (the others are left out, as afex does).
+    pub n_subjects: usize,
+    /// Subjects left out for lacking a condition.
+    pub incomplete_subjects: Vec<String>,
+    /// Confidence level of the within-subject intervals.
+    pub conf_level: f64,
+    /// Per item (valence, arousal), per condition level.
+    pub items: Named<Named<ConditionCourse>>,
+}
+
+/// One condition's time course of one item.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConditionCourse {
+    /// Subjects.
+    pub n: usize,
+    /// Mean over subjects of each subject's time-averaged rating.
+    pub mean: f64,
+    /// Its Cousineau-Morey within-subject SE (across conditions).
+    pub se_within: f64,
+    /// Lower bound of the within-subject CI of `mean`.
+    pub ci_lower: f64,
+    /// Upper bound.
+    pub ci_upper: f64,
+    /// Time of the first maximum of the mean time course (ms).
+    pub peak_ms: f64,
+    /// The mean time course at its first maximum.
+    pub peak_value: f64,
+    /// The lag (ms, ≥ 0) at which the mean time course follows the designed curve best
+    /// (highest cross-correlation); None without a curve, or when the curve is constant.
+    pub lag_ms: Option<f64>,
+    /// The cross-correlation at that lag.
+    pub lag_correlation: Option<f64>,
+    /// The mean time course on the grid with within-subject CIs.
+    pub grid: Vec<GridPoint>,
+}
+
+/// One grid point of a mean time course.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridPoint {
+    /// Time since the clip's onset (ms).
+    pub t_ms: f64,
+    /// Mean over subjects.
+    pub mean: f64,
+    /// Cousineau-Morey within-subject SE across conditions at this time.
+    pub se_within: f64,
+    /// Lower bound of the within-subject CI.
+    pub ci_lower: f64,
+    /// Upper bound.
     pub ci_upper: f64,
 }
 

@@ -185,6 +185,11 @@ pub fn label(column: &str) -> String {
         "d_prime" => "d′",
         "c" => "c",
         "flagged" => "Trials flagged",
+        "level" => "Level",
+        "peak_ms" => "Time of peak (ms)",
+        "peak_value" => "Peak",
+        "lag_ms" => "Lag (ms)",
+        "lag_correlation" => "Cross-correlation at lag",
         other => other,
     }
     .to_string()
@@ -606,7 +611,18 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 r.dv
             ),
             &[
-                "column", "n", "effect", "sd", "t", "df", "p", "dz", "ci_lower", "ci_upper",
+                "column",
+                "n",
+                "effect",
+                "sd",
+                "t",
+                "df",
+                "p",
+                "ci_lower",
+                "ci_upper",
+                "dz",
+                "dz_ci_lower",
+                "dz_ci_upper",
             ],
         );
         for (column, c) in r.congruence.iter() {
@@ -618,12 +634,86 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 Value::Num(c.t),
                 Value::Df(c.df),
                 Value::P(c.p),
-                Value::Num(c.dz),
                 Value::Num(c.ci_lower),
                 Value::Num(c.ci_upper),
+                Value::Num(c.dz),
+                Value::Num(c.dz_ci.lower),
+                Value::Num(c.dz_ci.upper),
             ]);
         }
         out.push(t);
+        for (column, c) in r.congruence.iter() {
+            let mut t = Table::new(
+                format!("congruence_{column}_per_subject"),
+                format!(
+                    "Congruence effect on {} per participant (mean of incongruent − mean of congruent trials)",
+                    r.dv
+                ),
+                &["subject", "effect"],
+            );
+            for (subject, effect) in c.per_subject.iter() {
+                t.rows
+                    .push(vec![Value::Text(subject.to_string()), Value::Num(*effect)]);
+            }
+            out.push(t);
+        }
+    }
+
+    for (dv, d) in r.ratings.iter() {
+        let mut factors = d.between.clone();
+        factors.extend(d.within.iter().cloned());
+        let mut t = Table::new(
+            format!("ratings_{dv}"),
+            format!(
+                "Descriptives of {dv} by {} (per-subject means; {}% Cousineau-Morey CIs; ANOVA `{dv}` above)",
+                factors.join(" × "),
+                d.conf_level * 100.0
+            ),
+            CELL_HEADER,
+        );
+        cell_rows(&mut t, &d.cells);
+        out.push(t);
+    }
+
+    if let Some(c) = &r.continuous {
+        for (item, levels) in c.items.iter() {
+            let mut t = Table::new(
+                format!("continuous_{item}"),
+                format!(
+                    "Continuous {item} ratings by {} ({} participants; each trial resampled every {} ms; mean over time with {}% Cousineau-Morey CIs; peak of the mean time course; lag 0–{} ms of best cross-correlation with the designed curve)",
+                    c.condition,
+                    c.n_subjects,
+                    c.grid_ms,
+                    c.conf_level * 100.0,
+                    c.max_lag_ms
+                ),
+                &[
+                    "level",
+                    "n",
+                    "mean",
+                    "ci_lower",
+                    "ci_upper",
+                    "peak_ms",
+                    "peak_value",
+                    "lag_ms",
+                    "lag_correlation",
+                ],
+            );
+            for (level, x) in levels.iter() {
+                t.rows.push(vec![
+                    Value::Text(level.to_string()),
+                    Value::Int(x.n),
+                    Value::Num(x.mean),
+                    Value::Num(x.ci_lower),
+                    Value::Num(x.ci_upper),
+                    Value::Num(x.peak_ms),
+                    Value::Num(x.peak_value),
+                    Value::opt(x.lag_ms),
+                    x.lag_correlation.map_or(Value::Empty, Value::Prop),
+                ]);
+            }
+            out.push(t);
+        }
     }
 
     if let Some(sdt) = &r.sdt {
