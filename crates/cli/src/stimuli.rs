@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cuelab_playback::decode::{DecodeOptions, decode_file};
+use cuelab_playback::decode::{DecodeOptions, decode_file_measured};
 use cuelab_playback::loudness::{integrated_lufs, normalization_db};
 use cuelab_playback::sound::Sound;
 use cuelab_protocol::model::{Pairing, Stimulus, StimulusKind};
@@ -149,6 +149,9 @@ fn check_clip(s: &Stimulus, dir: &Path) -> Result<(StimulusReport, f64), String>
     })?;
     let ms = info.duration.as_millis_f64();
     let mut warnings = Vec::new();
+    if let Some(w) = info.length_warning() {
+        warnings.push(format!("clip `{}`: {w}", s.id));
+    }
     if info.has_audio {
         warnings.push(format!(
             "clip `{}` has an audio track; cuelab never plays it (the soundtrack comes from the protocol)",
@@ -182,17 +185,23 @@ fn check_soundtrack(
 ) -> Result<(StimulusReport, Soundtrack), String> {
     let mut options = DecodeOptions::at_rate(CHECK_RATE);
     options.gain_db = s.gain_db as f32;
-    let sound = decode_file(&dir.join(&s.path), &options, &mut |_| {}).map_err(|e| {
-        format!(
-            "soundtrack `{}` ({}) does not decode: {e}",
-            s.id,
-            s.path.display()
-        )
-    })?;
+    let (sound, measured) = decode_file_measured(&dir.join(&s.path), &options, &mut |_| {})
+        .map_err(|e| {
+            format!(
+                "soundtrack `{}` ({}) does not decode: {e}",
+                s.id,
+                s.path.display()
+            )
+        })?;
     let lufs = integrated_lufs(&sound).map_err(|e| format!("soundtrack `{}`: {e}", s.id))?;
     let ms = sound.duration().as_millis_f64();
     let levels = sound.levels();
-    let mut warnings = Vec::new();
+    // A truncated file still plays (at its decoded length), but the researcher should know.
+    let mut warnings: Vec<String> = measured
+        .warnings
+        .iter()
+        .map(|w| format!("soundtrack `{}`: {w}", s.id))
+        .collect();
     if longest_clip_ms > 0.0 && ms + 1.0 < longest_clip_ms {
         warnings.push(format!(
             "soundtrack `{}` lasts {:.3} s, less than the longest clip ({:.3} s): the end of that clip would be silent",

@@ -379,3 +379,52 @@ fn a_counterbalancing_table_too_large_to_plan_is_refused_quickly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn validate_warns_about_truncated_stimuli_and_uses_their_measured_length() {
+    let dir = std::env::temp_dir().join(format!("cuelab-truncated-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = root().join("crates/playback/tests/fixtures");
+    for f in [
+        "truncated_mp4_header_says_2s.mp4",
+        "truncated_flac_header_says_1s.flac",
+    ] {
+        std::fs::copy(fixtures.join(f), dir.join(f)).unwrap();
+    }
+    let protocol = dir.join("truncated.toml");
+    std::fs::write(
+        &protocol,
+        r#"[experiment]
+id = "truncated"
+title = "Truncated stimuli"
+version = "1"
+
+[stimuli.clips]
+cut = "truncated_mp4_header_says_2s.mp4"
+
+[stimuli.soundtracks]
+short = "truncated_flac_header_says_1s.flac"
+
+[factors]
+music = { levels = ["short"] }
+
+[[procedure]]
+clip = {}
+"#,
+    )
+    .unwrap();
+    let out = cuelab(&["validate", protocol.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Still valid (the files play at their measured length), but both are named.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("clip `cut`: the header states 2.000 s but the video packets"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("soundtrack `short`: the header states") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
