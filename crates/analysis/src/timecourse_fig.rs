@@ -43,8 +43,9 @@ pub(crate) fn continuous(
         let stem = name(item);
         let y_label = format!("{item} (continuous rating)");
         let x_label = "time since clip onset (s)";
+        let heading = format!("Continuous {item} by {}", result.condition);
         let figure = match out_dir {
-            None => figures::time_course(&ribbons, x_label, &y_label, title, None)?,
+            None => figures::time_course(&ribbons, x_label, &y_label, &heading, None)?,
             Some(dir) => {
                 let scratch = dir.join(format!(".{stem}.drawing"));
                 let io = |path: &Path| {
@@ -53,7 +54,7 @@ pub(crate) fn continuous(
                 };
                 std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
                 let drawn =
-                    figures::time_course(&ribbons, x_label, &y_label, title, Some(&scratch));
+                    figures::time_course(&ribbons, x_label, &y_label, &heading, Some(&scratch));
                 let moved = drawn.and_then(|f| {
                     for ext in ["svg", "png"] {
                         let from = scratch.join(format!("{}.{ext}", f.name));
