@@ -59,7 +59,14 @@
 //!                  anova: { term: { df_num, df_den, F, p } },   (lmerTest type III)
 //!                  random: { g | "g: <slope>" | "Residual": { variance, sd } },
 //!                  correlations: { "g: a, b": { covariance, correlation } } } },
-//!   congruence: { column: { n, effect, sd, t, df, p, dz, ci_lower, ci_upper } },
+//!   congruence: { column: { n, effect, sd, t, df, p, dz, dz_ci: {...}, ci_lower, ci_upper,
+//!                           per_subject: { subject: effect } } },
+//!   ratings: { dv: { ...as descriptives } },   (with anova.<dv>: its rm-ANOVA)
+//!   continuous: { condition, step, grid_ms, max_lag_ms, levels, n_trials, n_subjects,
+//!                 incomplete_subjects, conf_level,
+//!                 items: { item: { level: { n, mean, se_within, ci_lower, ci_upper, peak_ms,
+//!                          peak_value, lag_ms, lag_correlation,
+//!                          grid: [ { t_ms, mean, se_within, ci_lower, ci_upper } ] } } } } | null,
 //!   timing: { column: { column, cells: {...as descriptives}, vierordt: { subject: { n, slope, intercept, r_squared, cv } },
 //!                       mean_vierordt_slope, mean_cv } },
 //!   time_course: { value, time, conditions: { level: [ { t, n, mean, ci_lower, ci_upper } ] } } | null,
