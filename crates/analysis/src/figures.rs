@@ -1,18 +1,46 @@
 //! Figures drawn with plotters, each once as SVG (kept as a string for the HTML report) and
 //! once as PNG. Text is measured with an embedded DejaVu Sans (ab_glyph), so no system fonts
 //! are needed.
+//!
+//! Key design decision: every drawing function takes a scale `s` and multiplies each length it
+//! uses (font sizes, margins, strokes, markers) by it, so one layout serves both outputs. The
+//! SVG is 720 × 480 user units (`s = 1`); the PNG is the same figure at its print size,
+//! 6.5 in × 4.33 in (a page's text width) at 300 dpi — 1950 × 1300 pixels, `s = 1950 / 720` —
+//! and says so in its `pHYs` chunk (11811 pixels per metre), so a word processor places it at
+//! that size with text and lines as thick as in the SVG. plotters draws into a buffer and the
+//! `png` crate writes it, since plotters' own encoder writes no resolution.
+//!
+//! Category labels on the x axis (cells, sample sizes) are laid out here rather than by
+//! plotters, which would draw them on top of each other when they are long: each label gets
+//! its slot's width; labels too wide for it are wrapped at `:` (between factor levels) and
+//! spaces, and when even that does not fit they are turned vertical, shortened with an
+//! ellipsis to the label area's height, and thinned to every k-th label when the slots are
+//! narrower than a line of text ([`layout_x_labels`]).
 
 use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, FontTransform};
 
 use crate::error::AnalysisError;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const SIZE: (u32, u32) = (720, 480);
+/// The SVG's size in user units (CSS pixels inline in the report).
+const SVG_SIZE: (u32, u32) = (720, 480);
+/// The PNG's resolution, dots per inch.
+pub const PNG_DPI: u32 = 300;
+/// The PNG's print size in inches: 6.5 in wide (the text width of a US letter page with 1-inch
+/// margins), with the SVG's aspect ratio.
+pub const PNG_INCHES: (f64, f64) = (6.5, 6.5 * 480.0 / 720.0);
+/// The PNG's size in pixels: its print size at [`PNG_DPI`] (1950 × 1300).
+pub const PNG_SIZE: (u32, u32) = (1950, 1300);
+/// How much larger the PNG's lengths are than the SVG's.
+const PNG_SCALE: f64 = PNG_SIZE.0 as f64 / SVG_SIZE.0 as f64;
+/// [`PNG_DPI`] in pixels per metre, as the PNG `pHYs` chunk states resolution.
+pub const PNG_PIXELS_PER_METRE: u32 = 11811;
 static REGISTER: Once = Once::new();
 
 fn register_font() {
@@ -21,6 +49,16 @@ fn register_font() {
         // missing text, never as a wrong number.
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     });
+}
+
+/// `v` SVG units at scale `s`, in whole pixels (at least 1).
+fn px(s: f64, v: f64) -> u32 {
+    (v * s).round().max(1.0) as u32
+}
+
+/// The figures' font at `size` SVG units and scale `s`.
+fn font(s: f64, size: f64) -> (&'static str, f64) {
+    ("sans-serif", size * s)
 }
 
 /// One point with an interval, labelled.
@@ -65,26 +103,319 @@ fn fail(name: &str) -> impl Fn(String) -> AnalysisError + '_ {
     }
 }
 
+/// Writes an RGB buffer of [`PNG_SIZE`] as a PNG whose `pHYs` chunk says [`PNG_DPI`].
+fn write_png(path: &Path, rgb: &[u8]) -> Result<(), AnalysisError> {
+    let io = |source| AnalysisError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let encode = |e: png::EncodingError| AnalysisError::Figure {
+        name: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), PNG_SIZE.0, PNG_SIZE.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_pixel_dims(Some(png::PixelDimensions {
+        xppu: PNG_PIXELS_PER_METRE,
+        yppu: PNG_PIXELS_PER_METRE,
+        unit: png::Unit::Meter,
+    }));
+    let mut writer = encoder.write_header().map_err(encode)?;
+    writer.write_image_data(rgb).map_err(encode)?;
+    writer.finish().map_err(encode)
+}
+
 macro_rules! both_backends {
     ($name:expr, $caption:expr, $out_dir:expr, $draw:ident, $($arg:expr),*) => {{
         register_font();
         let name: &str = $name;
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-            $draw(&root, $($arg),*).map_err(|e| fail(name)(e.to_string()))?;
+            let root = SVGBackend::with_string(&mut svg, SVG_SIZE).into_drawing_area();
+            $draw(&root, 1.0, $($arg),*).map_err(|e| fail(name)(e.to_string()))?;
             root.present().map_err(|e| fail(name)(e.to_string()))?;
         }
         if let Some(dir) = $out_dir {
-            let path = dir.join(format!("{name}.png"));
-            let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
-            $draw(&root, $($arg),*).map_err(|e| fail(name)(e.to_string()))?;
-            root.present().map_err(|e| fail(name)(e.to_string()))?;
+            let mut rgb = vec![0u8; PNG_SIZE.0 as usize * PNG_SIZE.1 as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, PNG_SIZE).into_drawing_area();
+                $draw(&root, PNG_SCALE, $($arg),*).map_err(|e| fail(name)(e.to_string()))?;
+                root.present().map_err(|e| fail(name)(e.to_string()))?;
+            }
+            write_png(&dir.join(format!("{name}.png")), &rgb)?;
             let svg_path = dir.join(format!("{name}.svg"));
             std::fs::write(&svg_path, &svg).map_err(|source| AnalysisError::Io { path: svg_path, source })?;
         }
         Ok(Figure { name: name.to_string(), caption: $caption.to_string(), svg })
     }};
+}
+
+/// How the labels of a categorical x axis are drawn (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+struct XLabels {
+    /// The lines of each label (several when wrapped), shortened with `…` where needed; no
+    /// lines for a label left out to thin a crowded axis.
+    lines: Vec<Vec<String>>,
+    /// Drawn vertically (reading downwards from the axis).
+    rotated: bool,
+    /// Height of the label area below the plot, in pixels.
+    area: f64,
+}
+
+/// The longest prefix of `text` that, followed by `…`, is at most `max` wide (`…` alone when
+/// none is); `text` itself when it fits.
+fn shorten(text: &str, max: f64, width: &dyn Fn(&str) -> f64) -> String {
+    if width(text) <= max {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut keep = chars.len();
+    while keep > 0 {
+        keep -= 1;
+        let candidate: String = chars[..keep]
+            .iter()
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+            + "…";
+        if width(&candidate) <= max {
+            return candidate;
+        }
+    }
+    "…".to_string()
+}
+
+/// `label` broken into lines at most `max` wide, after `:` and at spaces; a piece wider than
+/// `max` on its own is shortened.
+fn wrap(label: &str, max: f64, width: &dyn Fn(&str) -> f64) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for c in label.chars() {
+        piece.push(c);
+        if c == ':' || c == ' ' {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for piece in pieces {
+        let joined = format!("{line}{piece}");
+        if line.is_empty() || width(joined.trim_end()) <= max {
+            line = joined;
+        } else {
+            lines.push(shorten(line.trim_end(), max, width));
+            line = piece;
+        }
+    }
+    if !line.trim_end().is_empty() {
+        lines.push(shorten(line.trim_end(), max, width));
+    }
+    lines
+}
+
+/// Lays out `labels`, one per slot `slot` pixels wide, in text `line` pixels high whose width
+/// `width` measures, with a label area no higher than `max_area` (module docs).
+fn layout_x_labels(
+    labels: &[String],
+    slot: f64,
+    line: f64,
+    max_area: f64,
+    width: &dyn Fn(&str) -> f64,
+) -> XLabels {
+    let pad = 0.5 * line;
+    // Room between neighbouring labels.
+    let room = slot - pad;
+    if labels.iter().all(|l| width(l) <= room) {
+        return XLabels {
+            lines: labels.iter().map(|l| vec![l.clone()]).collect(),
+            rotated: false,
+            area: line + 2.0 * pad,
+        };
+    }
+    const MAX_LINES: usize = 3;
+    if room >= width("abcd…") {
+        let wrapped: Vec<Vec<String>> = labels.iter().map(|l| wrap(l, room, width)).collect();
+        let most = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+        // Wrapping is kept only when it shortened no more than it must: a label cut to an
+        // ellipsis on every line reads worse than the same label turned vertical.
+        let cut = wrapped.iter().flatten().any(|l| l.ends_with('…'));
+        if most <= MAX_LINES && !cut {
+            return XLabels {
+                lines: wrapped,
+                rotated: false,
+                area: most as f64 * line + 2.0 * pad,
+            };
+        }
+    }
+    // Vertical: every k-th label when a slot is narrower than a line; as many lines (columns,
+    // once turned) as the slot has room for, each no longer than the area allows.
+    let every = ((line + pad) / slot).ceil().max(1.0) as usize;
+    let columns = (((slot * every as f64 - pad) / line).floor() as usize).clamp(1, MAX_LINES);
+    let longest = max_area - 2.0 * pad;
+    let lines: Vec<Vec<String>> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % every != 0 {
+                return Vec::new();
+            }
+            // One line per level of a cell key when they all have a column, each level
+            // shortened on its own; else wrapped, if that needs no cut; else one line.
+            let levels: Vec<&str> = l.split(':').collect();
+            if levels.len() > 1 && levels.len() <= columns {
+                let last = levels.len() - 1;
+                return levels
+                    .iter()
+                    .enumerate()
+                    .map(|(k, level)| {
+                        if k < last {
+                            let colon = width(":");
+                            format!("{}:", shorten(level, longest - colon, width))
+                        } else {
+                            shorten(level, longest, width)
+                        }
+                    })
+                    .collect();
+            }
+            let wrapped = wrap(l, longest, width);
+            if wrapped.len() <= columns && !wrapped.iter().any(|x| x.ends_with('…')) {
+                wrapped
+            } else {
+                vec![shorten_key(l, longest, width)]
+            }
+        })
+        .collect();
+    let tallest = lines.iter().flatten().map(|l| width(l)).fold(0.0, f64::max);
+    XLabels {
+        lines,
+        rotated: true,
+        area: tallest + 2.0 * pad,
+    }
+}
+
+/// `label` (levels joined by `:`) shortened to at most `max` wide by cutting its longest
+/// level first, so every level keeps its beginning (`arousing orch…:chase sc…`).
+fn shorten_key(label: &str, max: f64, width: &dyn Fn(&str) -> f64) -> String {
+    let mut parts: Vec<Vec<char>> = label.split(':').map(|p| p.chars().collect()).collect();
+    let mut cut = vec![false; parts.len()];
+    let join = |parts: &[Vec<char>], cut: &[bool]| {
+        parts
+            .iter()
+            .zip(cut)
+            .map(|(p, &c)| {
+                let text: String = p.iter().collect();
+                if c {
+                    format!("{}…", text.trim_end())
+                } else {
+                    text
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    loop {
+        let text = join(&parts, &cut);
+        if width(&text) <= max {
+            return text;
+        }
+        let Some(longest) = (0..parts.len())
+            .filter(|&i| !parts[i].is_empty())
+            .max_by_key(|&i| parts[i].len())
+        else {
+            return shorten(&text, max, width);
+        };
+        parts[longest].pop();
+        cut[longest] = true;
+    }
+}
+
+#[cfg(test)]
+impl XLabels {
+    /// The box (left, top, right, bottom) each drawn label covers when label `i` is centred
+    /// at `centres[i]` and the area starts at `top`.
+    fn boxes(
+        &self,
+        centres: &[f64],
+        top: f64,
+        line: f64,
+        width: &dyn Fn(&str) -> f64,
+    ) -> Vec<(f64, f64, f64, f64)> {
+        let top = top + 0.5 * line;
+        self.lines
+            .iter()
+            .zip(centres)
+            .filter(|(lines, _)| !lines.is_empty())
+            .map(|(lines, &x)| {
+                let w = lines.iter().map(|l| width(l)).fold(0.0, f64::max);
+                if self.rotated {
+                    let half = lines.len() as f64 * line / 2.0;
+                    (x - half, top, x + half, top + w)
+                } else {
+                    (
+                        x - w / 2.0,
+                        top,
+                        x + w / 2.0,
+                        top + lines.len() as f64 * line,
+                    )
+                }
+            })
+            .collect()
+    }
+}
+
+/// The x-axis labels of a categorical chart whose plotting area spans `plot_x` pixels (in the
+/// root's coordinates), at scale `s`, with at most `max_area` SVG units below the plot.
+fn x_labels_for<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: f64,
+    labels: &[String],
+    plot_width: f64,
+    max_area: f64,
+) -> XLabels {
+    let style = TextStyle::from(font(s, 14.0));
+    let width = |t: &str| {
+        root.estimate_text_size(t, &style)
+            .map_or(t.chars().count() as f64 * 8.0 * s, |(w, _)| f64::from(w))
+    };
+    let slot = plot_width / labels.len().max(1) as f64;
+    layout_x_labels(labels, slot, 16.0 * s, max_area * s, &width)
+}
+
+/// Draws `layout` below the plotting area whose bottom edge is at `top`, label `i` centred at
+/// `centres[i]`.
+fn draw_x_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: f64,
+    layout: &XLabels,
+    centres: &[i32],
+    top: i32,
+) -> DrawResult<DB> {
+    let line = 16.0 * s;
+    let top = top as f64 + 0.5 * line;
+    for (lines, &x) in layout.lines.iter().zip(centres) {
+        for (j, text) in lines.iter().enumerate() {
+            if layout.rotated {
+                // Turned lines stand side by side, the first on the right (read downwards,
+                // it comes first when the page is turned).
+                let style = TextStyle::from(font(s, 14.0))
+                    .transform(FontTransform::Rotate90)
+                    .pos(Pos::new(HPos::Left, VPos::Center));
+                let offset = ((lines.len() - 1) as f64 / 2.0 - j as f64) * line;
+                let x = (f64::from(x) + offset).round() as i32;
+                root.draw(&Text::new(text.clone(), (x, top as i32), style))?;
+            } else {
+                let style = TextStyle::from(font(s, 14.0)).pos(Pos::new(HPos::Center, VPos::Top));
+                let y = (top + j as f64 * line).round() as i32;
+                root.draw(&Text::new(text.clone(), (x, y), style))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The largest magnitude an axis may reach. Plotters computes tick positions by stepping
@@ -108,6 +439,28 @@ fn axis_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - 0.08 * span)..(hi + 0.08 * span)
 }
 
+/// Tick labels for an axis over `range`: as many decimals as its steps need (plotters steps by
+/// 1, 2 or 5 × 10^k, about ten to an axis), a true minus sign, and never `−0`.
+fn tick_label(range: &std::ops::Range<f64>) -> impl Fn(&f64) -> String + use<> {
+    let step = (range.end - range.start).abs() / 10.0;
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        0
+    };
+    move |v: &f64| {
+        if v.abs() >= 1e9 {
+            return format!("{v:e}").replace('-', "−");
+        }
+        let text = format!("{v:.decimals$}");
+        match text.strip_prefix('-') {
+            Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+            Some(rest) => format!("−{rest}"),
+            None => text,
+        }
+    }
+}
+
 /// `v` clamped into `range` (NaN to its start), so a point never lies outside its axis.
 fn clamp_to(v: f64, range: &std::ops::Range<f64>) -> f64 {
     if v.is_nan() {
@@ -119,6 +472,7 @@ fn clamp_to(v: f64, range: &std::ops::Range<f64>) -> f64 {
 
 fn draw_cell_means<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    s: f64,
     points: &[MeanPoint],
     individual: &[Vec<f64>],
     y_label: &str,
@@ -132,28 +486,35 @@ fn draw_cell_means<DB: DrawingBackend>(
             .chain(individual.iter().flatten().copied()),
     );
     let n = points.len();
+    let (margin, y_area) = (px(s, 12.0), px(s, 60.0));
+    let plot_width = f64::from(root.dim_in_pixel().0) - f64::from(2 * margin + y_area);
+    let labels: Vec<String> = points.iter().map(|p| p.label.clone()).collect();
+    let layout = x_labels_for(root, s, &labels, plot_width, 160.0);
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .caption(title, font(s, 20.0))
+        .margin(margin)
+        .x_label_area_size(layout.area.round() as u32)
+        .y_label_area_size(y_area)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y.clone())?;
-    let label_of = |x: &f64| {
-        let i = x.round();
-        if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < n {
-            points[i as usize].label.clone()
-        } else {
-            String::new()
-        }
-    };
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(n.max(2) * 2 + 1)
-        .x_label_formatter(&label_of)
+        .x_labels(0)
+        .y_label_formatter(&tick_label(&y))
         .y_desc(y_label)
-        .label_style(("sans-serif", 14))
+        .label_style(font(s, 14.0))
+        .axis_desc_style(font(s, 14.0))
+        .set_all_tick_mark_size(px(s, 5.0))
+        .axis_style(BLACK.stroke_width(px(s, 1.0)))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
+        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
+        .max_light_lines(1)
         .draw()?;
+    let centres: Vec<i32> = (0..n)
+        .map(|i| chart.backend_coord(&(i as f64, y.start)).0)
+        .collect();
+    let bottom = chart.plotting_area().get_pixel_range().1.end;
+    draw_x_labels(root, s, &layout, &centres, bottom)?;
     // Each participant's cell means, joined by a line across consecutive cells they have, a
     // little left of the condition means so neither hides the other.
     let grey = RGBColor(150, 150, 150);
@@ -168,13 +529,13 @@ fn draw_cell_means<DB: DrawingBackend>(
             if pair[1].0 - pair[0].0 < 1.5 {
                 chart.draw_series(LineSeries::new(
                     pair.to_vec(),
-                    grey.mix(0.5).stroke_width(1),
+                    grey.mix(0.5).stroke_width(px(s, 1.0)),
                 ))?;
             }
         }
         chart.draw_series(
             pts.iter()
-                .map(|&p| Circle::new(p, 2, grey.mix(0.7).filled())),
+                .map(|&p| Circle::new(p, px(s, 2.0), grey.mix(0.7).filled())),
         )?;
     }
     chart.draw_series(points.iter().enumerate().map(|(i, p)| {
@@ -184,8 +545,8 @@ fn draw_cell_means<DB: DrawingBackend>(
             c(p.lower),
             c(p.mean),
             c(p.upper),
-            BLUE.filled(),
-            12,
+            BLUE.filled().stroke_width(px(s, 1.0)),
+            px(s, 12.0),
         )
     }))?;
     // The error bar draws the mean as its centre marker.
@@ -239,6 +600,7 @@ pub fn power_curve(
 
 fn draw_histogram<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    s: f64,
     values: &[f64],
     x_label: &str,
     title: &str,
@@ -261,16 +623,24 @@ fn draw_histogram<DB: DrawingBackend>(
     }
     let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.08;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .caption(title, font(s, 20.0))
+        .margin(px(s, 12.0))
+        .x_label_area_size(px(s, 40.0))
+        .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(x.clone(), 0.0..top)?;
     chart
         .configure_mesh()
         .x_desc(x_label)
         .y_desc("trials")
-        .label_style(("sans-serif", 14))
+        .x_label_formatter(&tick_label(&x))
+        .y_label_formatter(&tick_label(&(0.0..top)))
+        .label_style(font(s, 14.0))
+        .axis_desc_style(font(s, 14.0))
+        .set_all_tick_mark_size(px(s, 5.0))
+        .axis_style(BLACK.stroke_width(px(s, 1.0)))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
+        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
+        .max_light_lines(1)
         .draw()?;
     chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
         let x0 = x.start + i as f64 * width;
@@ -301,6 +671,7 @@ pub fn histogram(
 
 fn draw_estimate_vs_actual<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    s: f64,
     points: &[(f64, f64)],
     unit: &str,
     title: &str,
@@ -309,28 +680,41 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
     let hi = axis_range(points.iter().flat_map(|&(a, e)| [0.0, a, e])).end;
     let axis = 0.0..hi;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .caption(title, font(s, 20.0))
+        .margin(px(s, 12.0))
+        .x_label_area_size(px(s, 40.0))
+        .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(0.0..hi, 0.0..hi)?;
     chart
         .configure_mesh()
         .x_desc(format!("actual duration ({unit})"))
         .y_desc(format!("estimated duration ({unit})"))
-        .label_style(("sans-serif", 14))
+        .x_label_formatter(&tick_label(&axis))
+        .y_label_formatter(&tick_label(&axis))
+        .label_style(font(s, 14.0))
+        .axis_desc_style(font(s, 14.0))
+        .set_all_tick_mark_size(px(s, 5.0))
+        .axis_style(BLACK.stroke_width(px(s, 1.0)))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
+        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
+        .max_light_lines(1)
         .draw()?;
     chart
         .draw_series(LineSeries::new(
             [(0.0, 0.0), (hi, hi)],
-            BLACK.stroke_width(1),
+            BLACK.stroke_width(px(s, 1.0)),
         ))?
         .label("identity (veridical)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+        .legend(move |(x, y)| {
+            PathElement::new(
+                [(x, y), (x + px(s, 20.0) as i32, y)],
+                BLACK.stroke_width(px(s, 1.0)),
+            )
+        });
     chart.draw_series(points.iter().map(|&(a, e)| {
         Circle::new(
             (clamp_to(a, &axis), clamp_to(e, &axis)),
-            3,
+            px(s, 3.0),
             RED.mix(0.5).filled(),
         )
     }))?;
@@ -338,8 +722,10 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
+        .label_font(font(s, 14.0))
+        .legend_area_size(px(s, 30.0))
+        .margin(px(s, 10.0))
+        .border_style(BLACK.stroke_width(px(s, 1.0)))
         .draw()?;
     Ok(())
 }
@@ -376,6 +762,7 @@ const PALETTE: [RGBColor; 6] = [
 
 fn draw_time_course<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    s: f64,
     series: &[Ribbon],
     labels: &(String, String),
     title: &str,
@@ -393,20 +780,28 @@ fn draw_time_course<DB: DrawingBackend>(
         )
     };
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .caption(title, font(s, 20.0))
+        .margin(px(s, 12.0))
+        .x_label_area_size(px(s, 40.0))
+        .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(x.clone(), y.clone())?;
     chart
         .configure_mesh()
         .x_desc(labels.0.as_str())
         .y_desc(labels.1.as_str())
-        .label_style(("sans-serif", 14))
+        .x_label_formatter(&tick_label(&x))
+        .y_label_formatter(&tick_label(&y))
+        .label_style(font(s, 14.0))
+        .axis_desc_style(font(s, 14.0))
+        .set_all_tick_mark_size(px(s, 5.0))
+        .axis_style(BLACK.stroke_width(px(s, 1.0)))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
+        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
+        .max_light_lines(1)
         .draw()?;
-    for (k, s) in series.iter().enumerate() {
+    for (k, series) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
-        let points: Vec<(f64, f64, f64, f64)> = s.points.iter().map(at).collect();
+        let points: Vec<(f64, f64, f64, f64)> = series.points.iter().map(at).collect();
         let mut ribbon: Vec<(f64, f64)> = points.iter().map(|&(t, _, l, _)| (t, l)).collect();
         ribbon.extend(points.iter().rev().map(|&(t, _, _, u)| (t, u)));
         chart.draw_series(std::iter::once(Polygon::new(
@@ -416,16 +811,23 @@ fn draw_time_course<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(
                 points.iter().map(|&(t, m, _, _)| (t, m)),
-                color.stroke_width(2),
+                color.stroke_width(px(s, 2.0)),
             ))?
-            .label(s.label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+            .label(series.label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    [(x, y), (x + px(s, 20.0) as i32, y)],
+                    color.stroke_width(px(s, 2.0)),
+                )
+            });
     }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
+        .label_font(font(s, 14.0))
+        .legend_area_size(px(s, 30.0))
+        .margin(px(s, 10.0))
+        .border_style(BLACK.stroke_width(px(s, 1.0)))
         .draw()?;
     Ok(())
 }
@@ -550,6 +952,159 @@ mod tests {
         ] {
             assert!(range.start.is_finite() && range.end.is_finite() && range.start < range.end);
         }
+    }
+
+    #[test]
+    fn tick_labels_have_the_decimals_their_steps_need_and_no_negative_zero() {
+        let f = tick_label(&(-0.7..0.7));
+        assert_eq!(
+            [f(&-0.6), f(&-0.0), f(&0.0), f(&0.2)],
+            ["−0.6", "0.0", "0.0", "0.2"]
+        );
+        let f = tick_label(&(0.0..20.0));
+        assert_eq!([f(&18.0), f(&2.0)], ["18", "2"]);
+        let f = tick_label(&(0.0..0.14));
+        assert_eq!(f(&0.02), "0.02");
+        assert_eq!(tick_label(&(0.0..1e150))(&-1e150), "−1e150");
+    }
+
+    #[test]
+    fn png_is_the_print_size_at_300_dpi_and_says_so() {
+        let dir = std::env::temp_dir().join(format!("cuelab-fig-dpi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let points: Vec<MeanPoint> = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| MeanPoint {
+                label: l.to_string(),
+                mean: i as f64,
+                lower: i as f64 - 0.5,
+                upper: i as f64 + 0.5,
+            })
+            .collect();
+        cell_means(&points, &[vec![0.2, 1.1, 2.3]], "y", "t", Some(&dir)).unwrap();
+        histogram("h", &[1.0, 2.0, 2.5], "x", "t", "c", Some(&dir)).unwrap();
+        for name in ["cell_means", "h"] {
+            let file = std::fs::File::open(dir.join(format!("{name}.png"))).unwrap();
+            let reader = png::Decoder::new(std::io::BufReader::new(file))
+                .read_info()
+                .unwrap();
+            let info = reader.info();
+            assert_eq!((info.width, info.height), (1950, 1300), "{name}");
+            let dims = info.pixel_dims.expect("a pHYs chunk");
+            assert_eq!((dims.xppu, dims.yppu), (11811, 11811), "{name}");
+            assert!(matches!(dims.unit, png::Unit::Meter), "{name}");
+        }
+        // 1950 × 1300 pixels at 300 dpi is 6.5 × 4.33 inches; 11811 pixels per metre is 300 dpi.
+        assert_eq!(PNG_SIZE.0 as f64 / f64::from(PNG_DPI), PNG_INCHES.0);
+        assert!((PNG_SIZE.1 as f64 / f64::from(PNG_DPI) - PNG_INCHES.1).abs() < 1e-9);
+        assert_eq!(
+            (f64::from(PNG_DPI) / 0.0254).round() as u32,
+            PNG_PIXELS_PER_METRE
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Lays out `labels` as `draw_cell_means` does at scale `s`, with the real font, and checks
+    /// that no two drawn labels overlap and each fits its area; returns the layout.
+    fn check_labels(labels: &[String], s: f64) -> XLabels {
+        register_font();
+        let mut svg = String::new();
+        let root = SVGBackend::with_string(
+            &mut svg,
+            ((720.0 * s).round() as u32, (480.0 * s).round() as u32),
+        )
+        .into_drawing_area();
+        let plot_width = f64::from(root.dim_in_pixel().0) - (2.0 * 12.0 + 60.0) * s;
+        let layout = x_labels_for(&root, s, labels, plot_width, 160.0);
+        let style = TextStyle::from(font(s, 14.0));
+        let width = |t: &str| f64::from(root.estimate_text_size(t, &style).unwrap().0);
+        let slot = plot_width / labels.len() as f64;
+        let centres: Vec<f64> = (0..labels.len()).map(|i| (i as f64 + 0.5) * slot).collect();
+        let line = 16.0 * s;
+        let boxes = layout.boxes(&centres, 0.0, line, &width);
+        assert!(!boxes.is_empty());
+        for pair in boxes.windows(2) {
+            assert!(
+                pair[0].2 < pair[1].0,
+                "labels overlap at scale {s}: {pair:?} in {layout:?}"
+            );
+        }
+        for b in &boxes {
+            assert!(
+                b.3 <= layout.area + 1e-9,
+                "{b:?} below the area {}",
+                layout.area
+            );
+        }
+        assert!(layout.area <= 160.0 * s + 1e-9);
+        layout
+    }
+
+    #[test]
+    fn x_labels_never_overlap_short_wrapped_vertical_or_crowded() {
+        let short: Vec<String> = ["control", "calm"].iter().map(|l| l.to_string()).collect();
+        let two_factors: Vec<String> = ["arousing", "relaxing", "sad", "silence"]
+            .iter()
+            .flat_map(|m| ["chase", "approach"].map(|c| format!("{m}:{c}")))
+            .collect();
+        let long: Vec<String> = ["arousing", "relaxing", "sad", "tense"]
+            .iter()
+            .flat_map(|m| {
+                ["chase", "approach", "hide"]
+                    .map(|c| format!("{m} orchestral soundtrack (strings and brass):{c} scene"))
+            })
+            .collect();
+        let crowded: Vec<String> = (0..90).map(|i| format!("participant-{i:03}")).collect();
+        for s in [1.0, PNG_SCALE] {
+            let l = check_labels(&short, s);
+            assert!(!l.rotated && l.lines == vec![vec!["control"], vec!["calm"]]);
+            let l = check_labels(&two_factors, s);
+            assert!(!l.rotated, "{l:?}");
+            // Wrapped at the factor separator, every character kept.
+            for (lines, label) in l.lines.iter().zip(&two_factors) {
+                assert_eq!(lines.concat(), *label);
+            }
+            let l = check_labels(&long, s);
+            assert!(l.rotated, "{l:?}");
+            // Each level keeps its beginning, on its own turned line or cut in its part.
+            for (lines, label) in l.lines.iter().zip(&long) {
+                let text = lines.concat();
+                let (music, scene) = label.split_once(':').unwrap();
+                let (m, _) = music.split_once(' ').unwrap();
+                assert!(
+                    text.starts_with(m) && text.contains(&format!(":{}", &scene[..3])),
+                    "{text} ({label})"
+                );
+            }
+            let l = check_labels(&crowded, s);
+            assert!(l.rotated && l.lines.iter().any(Vec::is_empty), "{l:?}");
+        }
+        // The figure draws them: rotated text in the SVG, no plotters x labels on top.
+        let points: Vec<MeanPoint> = long
+            .iter()
+            .map(|l| MeanPoint {
+                label: l.clone(),
+                mean: 1.0,
+                lower: 0.5,
+                upper: 1.5,
+            })
+            .collect();
+        let fig = cell_means(&points, &[], "y", "t", None).unwrap();
+        assert!(fig.svg.matches("rotate(90").count() >= long.len());
+    }
+
+    #[test]
+    fn a_shortened_key_keeps_the_start_of_every_level() {
+        // Ten units per character.
+        let width = |t: &str| t.chars().count() as f64 * 10.0;
+        assert_eq!(shorten_key("abcdefgh:xy", 80.0, &width), "abcd…:xy");
+        assert_eq!(
+            shorten_key("abcdefgh:wxyz1234", 120.0, &width),
+            "abcde…:wxyz…"
+        );
+        assert_eq!(shorten_key("short", 80.0, &width), "short");
+        assert!(width(&shorten_key("a:b:c:d:e:f", 30.0, &width)) <= 30.0);
     }
 
     #[test]

@@ -25,17 +25,47 @@ pub enum Test {
     Anova(String),
     /// A term of the plan's first mixed model's type III table (`lmm:<term>`).
     Lmm(String),
+    /// The paired t-test (uncorrected p) between two levels of the plan's first pairwise
+    /// factor (`pairwise:<a>,<b>`, in either order): the test whose power `power.t.test(type =
+    /// "paired")` gives analytically.
+    Pairwise(String, String),
 }
 
 impl Test {
-    /// Parses `anova:<effect>` or `lmm:<term>`.
+    /// Parses `anova:<effect>`, `lmm:<term>` or `pairwise:<a>,<b>`.
     pub fn parse(text: &str) -> Result<Self, AnalysisError> {
         match text.split_once(':') {
             Some(("anova", e)) if !e.is_empty() => Ok(Self::Anova(e.to_string())),
             Some(("lmm", t)) if !t.is_empty() => Ok(Self::Lmm(t.to_string())),
+            Some(("pairwise", pair)) => match pair.split_once(',') {
+                Some((a, b)) if !a.is_empty() && !b.is_empty() && a != b => {
+                    Ok(Self::Pairwise(a.to_string(), b.to_string()))
+                }
+                _ => Err(AnalysisError::Options(format!(
+                    "--test `{text}`: expected pairwise:<level>,<other level>"
+                ))),
+            },
             _ => Err(AnalysisError::Options(format!(
-                "--test `{text}`: expected anova:<effect> or lmm:<term>"
+                "--test `{text}`: expected anova:<effect>, lmm:<term> or pairwise:<a>,<b>"
             ))),
+        }
+    }
+
+    /// The test as `parse` reads it.
+    pub fn spec(&self) -> String {
+        match self {
+            Self::Anova(e) => format!("anova:{e}"),
+            Self::Lmm(t) => format!("lmm:{t}"),
+            Self::Pairwise(a, b) => format!("pairwise:{a},{b}"),
+        }
+    }
+
+    /// The test in words, for titles.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Anova(e) => format!("the ANOVA effect {e}"),
+            Self::Lmm(t) => format!("the mixed-model term {t}"),
+            Self::Pairwise(a, b) => format!("the paired t-test {a} vs {b}"),
         }
     }
 }
@@ -75,31 +105,72 @@ pub fn clopper_pearson(k: usize, n: usize, conf: f64) -> (f64, f64) {
     (low, high)
 }
 
-/// Runs `reps` replications (`replicate(rep)` gives the p-value at each of `sizes`, in order)
-/// and counts those below `alpha`.
+/// Runs `reps` replications on `jobs` threads (`replicate(rep)` gives the p-value at each of
+/// `sizes`, in order) and counts those below `alpha`. A replication's p-values depend only on
+/// its number, so the counts do not depend on `jobs` or on the order the threads finish in.
+/// The first error stops the remaining replications and is returned.
 pub fn estimate(
     sizes: &[usize],
     reps: usize,
     alpha: f64,
-    mut replicate: impl FnMut(usize) -> Result<Vec<f64>, AnalysisError>,
+    jobs: usize,
+    replicate: impl Fn(usize) -> Result<Vec<f64>, AnalysisError> + Sync,
 ) -> Result<Vec<PowerRow>, AnalysisError> {
-    let mut significant = vec![0usize; sizes.len()];
-    for rep in 0..reps {
-        let ps = replicate(rep)?;
-        if ps.len() != sizes.len() {
-            return Err(AnalysisError::Data(format!(
-                "replication {rep} gave {} p-values for {} sample sizes",
-                ps.len(),
-                sizes.len()
-            )));
-        }
-        for (s, p) in significant.iter_mut().zip(ps) {
-            // A test that cannot be computed (NaN) counts as not significant.
-            if p < alpha {
-                *s += 1;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let significant = Mutex::new(vec![0usize; sizes.len()]);
+    let failure: Mutex<Option<(usize, AnalysisError)>> = Mutex::new(None);
+    let work = || {
+        while !stop.load(Ordering::SeqCst) {
+            let rep = next.fetch_add(1, Ordering::SeqCst);
+            if rep >= reps {
+                return;
+            }
+            let outcome = replicate(rep).and_then(|ps| {
+                if ps.len() == sizes.len() {
+                    Ok(ps)
+                } else {
+                    Err(AnalysisError::Data(format!(
+                        "replication {rep} gave {} p-values for {} sample sizes",
+                        ps.len(),
+                        sizes.len()
+                    )))
+                }
+            });
+            match outcome {
+                Ok(ps) => {
+                    let mut counts = significant.lock().unwrap_or_else(|e| e.into_inner());
+                    for (s, p) in counts.iter_mut().zip(ps) {
+                        // A test that cannot be computed (NaN) counts as not significant.
+                        if p < alpha {
+                            *s += 1;
+                        }
+                    }
+                }
+                Err(e) => {
+                    stop.store(true, Ordering::SeqCst);
+                    let mut slot = failure.lock().unwrap_or_else(|e| e.into_inner());
+                    // Keep the error of the lowest replication, so which one is reported does
+                    // not depend on thread timing when several fail.
+                    if slot.as_ref().is_none_or(|(r, _)| rep < *r) {
+                        *slot = Some((rep, e));
+                    }
+                }
             }
         }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..jobs.max(1) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    if let Some((_, e)) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
     }
+    let significant = significant.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(sizes
         .iter()
         .zip(significant)
@@ -240,6 +311,18 @@ pub fn p_value(
                 .map(|t| t.p)
                 .ok_or_else(|| missing(&format!("mixed-model term `{term}`")))
         }
+        Test::Pairwise(a, b) => {
+            let (_, pw) = r
+                .pairwise
+                .iter()
+                .next()
+                .ok_or_else(|| missing("pairwise comparisons"))?;
+            pw.comparisons
+                .get(&format!("{a} - {b}"))
+                .or_else(|| pw.comparisons.get(&format!("{b} - {a}")))
+                .map(|c| c.p)
+                .ok_or_else(|| missing(&format!("comparison of `{a}` with `{b}`")))
+        }
     }
 }
 
@@ -294,8 +377,10 @@ mod tests {
     #[test]
     fn simulated_power_of_a_known_effect_agrees_with_the_analytic_paired_t_power() {
         for (n, dz, analytic) in [(12, 0.8, R_POWER_12_08), (24, 0.5, R_POWER_24_05)] {
-            let mut rng = Normal(n as u64);
-            let rows = estimate(&[n], 2000, 0.05, |_| {
+            let rows = estimate(&[n], 2000, 0.05, 2, |rep| {
+                // Each replication has its own stream, so the result does not depend on which
+                // thread ran it.
+                let mut rng = Normal(((n as u64) << 32) + rep as u64);
                 let d: Vec<f64> = (0..n).map(|_| dz + rng.next()).collect();
                 let zero = vec![0.0; n];
                 Ok(vec![
@@ -318,12 +403,52 @@ mod tests {
     }
 
     #[test]
+    fn counts_do_not_depend_on_the_number_of_threads_and_the_first_failure_is_returned() {
+        // Replication r gives p = r / 100 at n = 4 and 0.5 + r / 1000 at n = 8.
+        let p = |rep: usize| Ok(vec![rep as f64 / 100.0, 0.5 + rep as f64 / 1000.0]);
+        let one = estimate(&[4, 8], 100, 0.05, 1, p).unwrap();
+        let four = estimate(&[4, 8], 100, 0.05, 4, p).unwrap();
+        assert_eq!(one, four);
+        // p = 0.00 .. 0.04 are below 0.05 at n = 4; none is at n = 8.
+        assert_eq!((one[0].significant, one[1].significant), (5, 0));
+        let failing = |rep: usize| {
+            if rep >= 7 {
+                Err(AnalysisError::Data(format!("replication {rep} failed")))
+            } else {
+                Ok(vec![0.5])
+            }
+        };
+        for jobs in [1, 3] {
+            let e = estimate(&[4], 20, 0.05, jobs, failing).unwrap_err();
+            assert!(e.to_string().contains("failed"), "{e}");
+        }
+        let short = estimate(&[4, 8], 3, 0.05, 2, |_| Ok(vec![0.5])).unwrap_err();
+        assert!(
+            short.to_string().contains("gave 1 p-values for 2"),
+            "{short}"
+        );
+    }
+
+    #[test]
     fn tests_parse_and_a_bad_one_is_invalid_input() {
         assert_eq!(
             Test::parse("anova:music").unwrap(),
             Test::Anova("music".into())
         );
         assert_eq!(Test::parse("lmm:a:b").unwrap(), Test::Lmm("a:b".into()));
-        assert!(Test::parse("t:music").unwrap_err().is_invalid_input());
+        assert_eq!(
+            Test::parse("pairwise:arousing,silence").unwrap(),
+            Test::Pairwise("arousing".into(), "silence".into())
+        );
+        assert_eq!(Test::parse("pairwise:a,b").unwrap().spec(), "pairwise:a,b");
+        for bad in [
+            "t:music",
+            "pairwise:a",
+            "pairwise:a,a",
+            "pairwise:,b",
+            "anova:",
+        ] {
+            assert!(Test::parse(bad).unwrap_err().is_invalid_input(), "{bad}");
+        }
     }
 }

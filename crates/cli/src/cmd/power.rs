@@ -1,14 +1,18 @@
 //! `cuelab power`: power by simulation. Each replication runs simulated participants through the
-//! session runner on virtual devices (`simulate::simulate_sessions`), exports them, and analyses
+//! session runner on virtual devices (`simulate::simulate_with`), exports them, and analyses
 //! the first n participants for every requested n in process (`cuelab_analysis::power`); the
 //! power per n is the share of replications with p < α, with a Clopper–Pearson 95% interval.
 //!
 //! One simulation of the largest n per replication serves every smaller n (its first n
 //! participants), so the sample sizes share their simulated participants within a replication
 //! (as a study that stops early would) and replications are independent (seed = replication).
+//! The stimuli are decoded once for all replications, and `--jobs` replications run at once
+//! (each simulates its sessions on one thread), so the export and the analysis run in parallel
+//! too; a replication's result depends only on its seed, never on the number of jobs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -18,7 +22,9 @@ use cuelab_analysis::{AdHocDesign, AnalysisError};
 
 use crate::cmd::analyze::lift;
 use crate::cmd::run::load_model;
-use crate::cmd::simulate::{MAX_JOBS, MAX_PARTICIPANTS, default_jobs, simulate_sessions};
+use crate::cmd::simulate::{
+    MAX_JOBS, MAX_PARTICIPANTS, SharedStimuli, default_jobs, simulate_with,
+};
 use crate::error::invalid;
 use crate::protocol_files::load_or_invalid;
 
@@ -45,13 +51,14 @@ pub struct Args {
     /// Dependent variable (a trials column) without --plan.
     #[arg(long)]
     dv: Option<String>,
-    /// The test: anova:<effect> or lmm:<term> (default: anova of the first within factor).
+    /// The test: anova:<effect>, lmm:<term>, or pairwise:<a>,<b> (the paired t-test of two
+    /// levels of the plan's first pairwise factor; default: anova of the first within factor).
     #[arg(long)]
     test: Option<String>,
     /// Significance level.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
-    /// Parallel sessions within a replication.
+    /// Replications run at once (default: the number of CPUs).
     #[arg(long)]
     jobs: Option<usize>,
     /// Output folder: power.csv, power.json, power.svg, power.png.
@@ -111,6 +118,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 within: None,
                 between: None,
             });
+            if args
+                .test
+                .as_deref()
+                .is_some_and(|t| t.starts_with("pairwise:"))
+            {
+                plan.results
+                    .pairwise
+                    .push(cuelab_analysis::plan::PairwiseSpec { factor });
+            }
             (plan, args.out.join("power-plan.toml"))
         }
         _ => return Err(invalid("give either --plan or --dv (not both)")),
@@ -122,6 +138,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => return Err(invalid("give --test: the design has no within factor")),
         },
     };
+    if matches!(test, Test::Pairwise(..)) && plan.results.pairwise.is_empty() {
+        return Err(invalid(
+            "--test pairwise:<a>,<b> needs a plan with [[results.pairwise]]",
+        ));
+    }
     let mut sizes: Vec<usize> = args.participants.iter().map(|&n| n as usize).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -135,20 +156,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let shared = SharedStimuli::load(&protocol, &args.protocol)?;
     let started = Instant::now();
-    let mut failure: Option<anyhow::Error> = None;
-    let rows = power::estimate(&sizes, args.reps, args.alpha, |rep| {
+    // The first failure keeps its anyhow error (invalid input stays exit 2); the analysis
+    // crate only carries its message.
+    let failure: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
+    let rows = power::estimate(&sizes, args.reps, args.alpha, jobs, |rep| {
         let dir = work.join(format!("rep-{rep}"));
         let data = dir.join("data");
         let result = (|| -> anyhow::Result<Vec<f64>> {
-            simulate_sessions(
+            simulate_with(
+                &shared,
                 &protocol,
                 &args.protocol,
                 largest as u64,
                 rep as u64 + 1,
                 &model,
                 &data,
-                jobs,
+                1,
             )?;
             let export = dir.join("export");
             let options = cuelab_export::Options {
@@ -168,32 +193,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Only this replication's own folder is removed.
         let _ = std::fs::remove_dir_all(&dir);
         result.map_err(|e| {
-            let message = format!("{e:#}");
-            failure = Some(e);
+            let message = format!("replication {rep}: {e:#}");
+            let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+            // The lowest failed replication, as `estimate` reports it.
+            if slot.as_ref().is_none_or(|(r, _)| rep < *r) {
+                *slot = Some((rep, e));
+            }
             AnalysisError::Data(message)
         })
     });
+    let failure = failure.into_inner().unwrap_or_else(|p| p.into_inner());
     let rows = match (rows, failure) {
         (Ok(rows), _) => rows,
-        (Err(_), Some(e)) => return Err(e),
+        (Err(_), Some((_, e))) => return Err(e),
         (Err(e), None) => return Err(lift(e)),
     };
     let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir(&work);
     let title = format!(
         "Simulated power of {} ({})",
-        match &test {
-            Test::Anova(e) => format!("the ANOVA effect {e}"),
-            Test::Lmm(t) => format!("the mixed-model term {t}"),
-        },
+        test.describe(),
         protocol.experiment().id
     );
     let settings = serde_json::json!({
         "protocol": args.protocol.display().to_string(),
-        "test": args.test.clone().unwrap_or_else(|| match &test {
-            Test::Anova(e) => format!("anova:{e}"),
-            Test::Lmm(t) => format!("lmm:{t}"),
-        }),
+        "test": test.spec(),
+        "jobs": jobs,
         "alpha": args.alpha,
         "reps": args.reps,
         "seeds": format!("1..={}", args.reps),

@@ -57,6 +57,35 @@ pub struct Simulated {
     pub seconds: f64,
 }
 
+/// What every simulated session of one protocol shares: the decoded stimuli, their loudness
+/// gains and file hashes. Loading them is most of a small simulation's cost (a debug build
+/// decodes and resamples every soundtrack), so `cuelab power` loads them once for all its
+/// replications.
+pub struct SharedStimuli {
+    stimuli: Arc<Stimuli>,
+    gains: std::collections::BTreeMap<String, f64>,
+    hashes: std::collections::BTreeMap<String, String>,
+}
+
+impl SharedStimuli {
+    /// Decodes and hashes the stimuli of `protocol` (read from `protocol_path`'s folder).
+    pub fn load(protocol: &Protocol, protocol_path: &Path) -> anyhow::Result<Self> {
+        let dir = protocol_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let set = sessions::stimulus_set(protocol, &dir)?;
+        let gains = sessions::normalization_gains(protocol, &set);
+        let stimuli = Arc::new(Stimuli::load(&set, RATE, true).context("loading the stimuli")?);
+        let hashes = sessions::stimulus_hashes(protocol, &dir)?;
+        Ok(Self {
+            stimuli,
+            gains,
+            hashes,
+        })
+    }
+}
+
 /// Runs `n` simulated sessions of `protocol` into `data_dir` (the runner on virtual devices).
 pub fn simulate_sessions(
     protocol: &Protocol,
@@ -67,15 +96,40 @@ pub fn simulate_sessions(
     data_dir: &Path,
     jobs: usize,
 ) -> anyhow::Result<Simulated> {
+    let shared = SharedStimuli::load(protocol, protocol_path)?;
+    simulate_with(
+        &shared,
+        protocol,
+        protocol_path,
+        n,
+        seed,
+        model,
+        data_dir,
+        jobs,
+    )
+}
+
+/// [`simulate_sessions`] with stimuli already loaded (by [`SharedStimuli::load`] for the same
+/// protocol).
+// The arguments are `simulate_sessions`'s plus the loaded stimuli; a struct for one caller
+// would only rename them.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_with(
+    shared: &SharedStimuli,
+    protocol: &Protocol,
+    protocol_path: &Path,
+    n: u64,
+    seed: u64,
+    model: &Model,
+    data_dir: &Path,
+    jobs: usize,
+) -> anyhow::Result<Simulated> {
     let started = Instant::now();
-    let dir = protocol_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let set = sessions::stimulus_set(protocol, &dir)?;
-    let gains = sessions::normalization_gains(protocol, &set);
-    let stimuli = Arc::new(Stimuli::load(&set, RATE, true).context("loading the stimuli")?);
-    let hashes = sessions::stimulus_hashes(protocol, &dir)?;
+    let SharedStimuli {
+        stimuli,
+        gains,
+        hashes,
+    } = shared;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let next = AtomicUsize::new(1);
@@ -129,7 +183,7 @@ pub fn simulate_sessions(
                             };
                         let clock = VirtualClock::new();
                         let mut rig = VirtualRig::new(
-                            Arc::clone(&stimuli),
+                            Arc::clone(stimuli),
                             clock.clone(),
                             VirtualRigConfig::default(),
                         );
