@@ -32,6 +32,9 @@ use crate::named::Named;
 use crate::plan::{ColumnType, ContinuousSpec};
 use crate::results::{ConditionCourse, ContinuousResult, GridPoint};
 
+/// The most points a common grid may have (a trial of an hour at 20 Hz has 72 000 samples).
+pub const MAX_GRID_POINTS: usize = 100_000;
+
 /// What [`compute`] needs besides the spec: the resolved files and the plan's context.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
@@ -119,6 +122,13 @@ pub fn compute(
         .iter()
         .map(|s| s.t[s.t.len() - 1])
         .fold(f64::INFINITY, f64::min);
+    if shortest / spec.grid_ms > MAX_GRID_POINTS as f64 {
+        return Err(AnalysisError::Data(format!(
+            "{}: a grid step of {} ms over {shortest} ms makes more than {MAX_GRID_POINTS} grid points; choose a wider `grid_ms`",
+            table.display(),
+            spec.grid_ms
+        )));
+    }
     let n_grid = (shortest / spec.grid_ms).floor() as i64 + 1;
     if n_grid < 2 {
         return Err(AnalysisError::Data(format!(
@@ -587,6 +597,11 @@ mod tests {
         // Five grid points span 2000 ms: a 1000-ms lag is more than a quarter of it.
         let err = run(&dir, &PLAN.replace("max_lag_ms = 500", "max_lag_ms = 1000")).unwrap_err();
         assert!(err.to_string().contains("more than a quarter"), "{err}");
+        let err = run(&dir, &PLAN.replace("grid_ms = 500", "grid_ms = 1e-9")).unwrap_err();
+        assert!(
+            err.is_invalid_input() && err.to_string().contains("wider `grid_ms`"),
+            "{err}"
+        );
         let err = run(
             &dir,
             &PLAN.replace("a = \"a.curve.csv\"", "c = \"a.curve.csv\""),

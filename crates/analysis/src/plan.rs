@@ -551,6 +551,17 @@ impl Plan {
                     "`items` must name at least one rated item".to_string(),
                 );
             }
+            if let Some((_, item)) = c
+                .items
+                .iter()
+                .enumerate()
+                .find(|(i, item)| c.items[..*i].contains(item))
+            {
+                return fail(
+                    &format!("\"{item}\""),
+                    format!("`items` lists `{item}` twice"),
+                );
+            }
         }
         for d in &self.derive {
             if let Some(DerivedKind::Congruence(c)) = d.kind()
@@ -807,6 +818,39 @@ mod tests {
         assert_eq!(v.groups, ["s", "i"]);
         let neither = parse_err(&format!("{MINIMAL}[[results.lmm]]\nname = \"m\"\n"));
         assert!(neither.contains("needs a `formula`"), "{neither}");
+    }
+
+    #[test]
+    fn continuous_and_congruent_pairs_are_checked_at_their_line() {
+        let continuous = |keys: &str| {
+            format!("{MINIMAL}[continuous]\npath = \"c.csv\"\ncondition = \"m\"\n{keys}\n")
+        };
+        let ok = Plan::parse(
+            &continuous("items = [\"valence\"]\ngrid_ms = 500"),
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        assert_eq!(ok.continuous.unwrap().max_lag(), 5000.0);
+        let msg = parse_err(&continuous("items = [\"valence\"]\ngrid_ms = 0"));
+        assert!(
+            msg.starts_with("p.toml:10:1:") && msg.contains("`grid_ms`"),
+            "{msg}"
+        );
+        let msg = parse_err(&continuous(
+            "items = [\"valence\"]\ngrid_ms = 500\nmax_lag_ms = -1",
+        ));
+        assert!(msg.contains("`max_lag_ms`"), "{msg}");
+        let msg = parse_err(&continuous("items = [\"v\", \"v\"]\ngrid_ms = 500"));
+        assert!(msg.contains("`v` twice"), "{msg}");
+        let msg = parse_err(&continuous("items = []\ngrid_ms = 500"));
+        assert!(msg.contains("at least one"), "{msg}");
+        let msg = parse_err(&format!(
+            "{MINIMAL}[[derive]]\nname = \"cg\"\ncongruence = {{ a = \"s\", b = \"m\", congruent = {{ x = [] }} }}\n"
+        ));
+        assert!(
+            msg.starts_with("p.toml:8:") && msg.contains("list no level"),
+            "{msg}"
+        );
     }
 
     #[test]
