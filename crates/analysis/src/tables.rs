@@ -680,11 +680,10 @@ pub fn tables(r: &Results) -> Vec<Table> {
             let mut t = Table::new(
                 format!("continuous_{item}"),
                 format!(
-                    "Continuous {item} ratings by {} ({} participants; each trial resampled every {} ms; mean over time with {}% Cousineau-Morey CIs; peak of the mean time course; lag 0–{} ms of best cross-correlation with the designed curve)",
+                    "Continuous {item} by {}: mean over the clip ({}% Cousineau-Morey CI, {} participants), peak of the mean time course, lag (0–{} ms) of best fit to the designed curve",
                     c.condition,
-                    c.n_subjects,
-                    c.grid_ms,
                     c.conf_level * 100.0,
+                    c.n_subjects,
                     c.max_lag_ms
                 ),
                 &[
@@ -706,9 +705,10 @@ pub fn tables(r: &Results) -> Vec<Table> {
                     Value::Num(x.mean),
                     Value::Num(x.ci_lower),
                     Value::Num(x.ci_upper),
-                    Value::Num(x.peak_ms),
+                    // Times on the grid: whole milliseconds print as such.
+                    Value::Df(x.peak_ms),
                     Value::Num(x.peak_value),
-                    Value::opt(x.lag_ms),
+                    x.lag_ms.map_or(Value::Empty, Value::Df),
                     x.lag_correlation.map_or(Value::Empty, Value::Prop),
                 ]);
             }
