@@ -1,20 +1,34 @@
-//! The participant window end to end: `cuelab run --display window --audio virtual` of a
-//! protocol with every step type (tests/data/window/protocol.toml) under Xvfb, driven by
-//! xdotool — keys, clicks, a continuous-rating drag during the clip, an Esc that is cancelled,
-//! a timeout — then exported; the exported responses are exactly what the script gave, with
-//! response times. Screenshots of each screen type go to target/ui-screenshots/.
+//! The participant window end to end: `cuelab run --display window` of a protocol with every
+//! step type (tests/data/window/protocol.toml) under Xvfb, driven by xdotool — keys, clicks, a
+//! continuous-rating drag during the clip, an Esc that is cancelled, a timeout — then exported;
+//! the exported responses are exactly what the script gave, with response times. Once with
+//! `--audio virtual` (and two participants who quit: Esc + Y, and a window destroyed under the
+//! session), once with `--audio pulse` through the PulseAudio null sink
+//! (`scripts/pulse-null-sink`), where every clip's audio–video offset is measured from the
+//! device's timestamps and printed. Screenshots of each screen type go to
+//! target/ui-screenshots/ (`pulse-*.png` for the second run).
 //!
-//! The script waits on the journal where it can (steps before and after the trials, and each
-//! trial's end, are committed to it as they finish); within a trial it paces itself with
-//! pauses longer than the screens it waits for.
+//! The script never pauses for a screen: the window runs with `CUELAB_WINDOW_STATUS=1`, which
+//! puts what is on screen and live into its title (`[SCREEN STATE]`, see `crates/ui/src/
+//! status.rs`), and the script waits for the state it needs — a new screen of a kind, or an
+//! answer counted on the current one — with a generous time-out. The only pauses left are the
+//! participant's own behaviour: how long a key is held for a reproduction and the pace of the
+//! drag. The two sessions run one after the other (a lock), so they do not compete for the CPU.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::Csv;
+
+/// One window session at a time: both tests drive an X server and want the CPU.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// How long a state may take to come (PulseAudio can stall for seconds at start-up).
+const STATE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Finds `tool` on the PATH.
 fn which(tool: &str) -> Option<PathBuf> {
@@ -34,13 +48,86 @@ impl Drop for Killed {
     }
 }
 
+/// Tools missing for these tests, or none.
+fn missing(tools: &[&'static str]) -> Vec<&'static str> {
+    tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect()
+}
+
+/// An Xvfb server on a display of its own.
+fn xvfb(base: u32) -> (Killed, String) {
+    let n = base + std::process::id() % 800;
+    let display = format!(":{n}");
+    let server = Killed(
+        Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts"),
+    );
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed() < STATE_TIMEOUT, "Xvfb did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, display)
+}
+
+/// Drives one participant window through xdotool, waiting on the state in its title.
 struct Driver {
     display: String,
-    journal: PathBuf,
+    window: String,
     shots: PathBuf,
+    /// Prefix of the screenshots' names.
+    tag: &'static str,
+    /// The screen number last waited for.
+    screen: u64,
+    /// The last title read (for failure messages).
+    last: String,
+    /// cuelab's stderr, for failure messages.
+    log: PathBuf,
 }
 
 impl Driver {
+    /// Waits for the window of a `cuelab run` started with `CUELAB_WINDOW_STATUS=1`.
+    fn attach(display: &str, shots: &Path, tag: &'static str, log: &Path) -> Driver {
+        let start = Instant::now();
+        let window = loop {
+            let out = Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", "cuelab"])
+                .env("DISPLAY", display)
+                .output()
+                .expect("xdotool runs");
+            let ids = String::from_utf8_lossy(&out.stdout);
+            if let Some(id) = ids.split_whitespace().next() {
+                break id.to_string();
+            }
+            assert!(
+                start.elapsed() < STATE_TIMEOUT,
+                "no window appeared: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let d = Driver {
+            display: display.to_string(),
+            window,
+            shots: shots.to_path_buf(),
+            tag,
+            screen: 0,
+            last: String::new(),
+            log: log.to_path_buf(),
+        };
+        // No window manager runs under Xvfb: give the window the keyboard focus.
+        d.x(&["windowfocus", &d.window]);
+        d
+    }
+
     fn x(&self, args: &[&str]) {
         let st = Command::new("xdotool")
             .args(args)
@@ -50,20 +137,71 @@ impl Driver {
         assert!(st.success(), "xdotool {args:?} failed");
     }
 
-    fn key(&self, keys: &[&str]) {
-        for k in keys {
-            self.x(&["key", k]);
-            std::thread::sleep(Duration::from_millis(80));
+    fn key(&self, key: &str) {
+        self.x(&["key", key]);
+    }
+
+    /// The window's `(screen, state)` from its title, if it has one yet.
+    fn status(&mut self) -> Option<(u64, String)> {
+        let out = Command::new("xdotool")
+            .args(["getwindowname", &self.window])
+            .env("DISPLAY", &self.display)
+            .output()
+            .ok()?;
+        let title = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        self.last.clone_from(&title);
+        let inner = title.rsplit_once('[')?.1.strip_suffix(']')?;
+        let (screen, state) = inner.split_once(' ')?;
+        Some((screen.parse().ok()?, state.to_string()))
+    }
+
+    fn wait(&mut self, what: &str, mut ok: impl FnMut(u64, &str) -> bool) -> u64 {
+        let start = Instant::now();
+        loop {
+            if let Some((screen, state)) = self.status()
+                && ok(screen, &state)
+            {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < STATE_TIMEOUT,
+                "waited {STATE_TIMEOUT:?} for {what}; the title is {:?}; cuelab said:\n{}",
+                self.last,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    fn pause(&self, ms: u64) {
-        std::thread::sleep(Duration::from_millis(ms));
+    /// Waits for a new screen whose state starts with `prefix` (screens in between, such as a
+    /// fixation nobody needs, are skipped).
+    fn next(&mut self, prefix: &str) {
+        let after = self.screen;
+        self.screen = self.wait(&format!("a screen `{prefix}`"), |screen, state| {
+            screen > after && state.starts_with(prefix)
+        });
     }
 
-    /// Saves the screen as `name`.png and checks it is not one flat colour.
+    /// Waits until the current screen's state contains `part` (an answer counted, a
+    /// reproduction started, the quit dialog open or closed).
+    fn until(&mut self, part: &str) {
+        let now = self.screen;
+        self.wait(&format!("`{part}` on screen {now}"), |screen, state| {
+            screen == now && state.contains(part)
+        });
+    }
+
+    /// Presses `keys` one by one, each once the answer before it has been counted.
+    fn answer_keys(&mut self, keys: &[&str]) {
+        for (k, key) in keys.iter().enumerate() {
+            self.key(key);
+            self.until(&format!("answered={}/", k + 1));
+        }
+    }
+
+    /// Saves the screen as `<tag><name>.png` and checks it is not one flat colour.
     fn shot(&self, name: &str) {
-        let path = self.shots.join(format!("{name}.png"));
+        let path = self.shots.join(format!("{}{name}.png", self.tag));
         let st = Command::new("ffmpeg")
             .args([
                 "-v",
@@ -86,342 +224,181 @@ impl Driver {
         let len = std::fs::metadata(&path).unwrap().len();
         assert!(len > 4_000, "{name}.png is {len} bytes: a blank screen?");
     }
-
-    /// Waits until the journal has at least `n` lines containing `needle`.
-    fn wait_journal(&self, needle: &str, n: usize) {
-        let start = Instant::now();
-        loop {
-            let count = std::fs::read_to_string(&self.journal)
-                .map(|t| t.lines().filter(|l| l.contains(needle)).count())
-                .unwrap_or(0);
-            if count >= n {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the journal never got {n} line(s) with {needle}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/window")
 }
 
-#[test]
-fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
-    let missing: Vec<&str> = ["Xvfb", "xdotool", "ffmpeg"]
-        .into_iter()
-        .filter(|t| which(t).is_none())
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "skipped: {} not installed (scripts/setup --test installs them)",
-            missing.join(", ")
-        );
-        assert!(missing.iter().all(|t| which(t).is_none()));
-        return;
-    }
-    let n = 100 + std::process::id() % 800;
-    let display = format!(":{n}");
-    let _xvfb = Killed(
-        Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts"),
-    );
-    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-    wait_for("Xvfb", || socket.exists());
-
-    let tmp = common::temp_dir("window");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let data_dir = tmp.join("data");
-    let shots = common::root().join("target/ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let stderr = std::fs::File::create(tmp.join("stderr.txt")).unwrap();
-    let mut run = Killed(
+/// Starts `cuelab run` of the window protocol for `participant` on `display`.
+fn start_run(
+    display: &str,
+    audio: &str,
+    participant: &str,
+    data_dir: &Path,
+    tmp: &Path,
+    log: &Path,
+) -> Killed {
+    let stderr = std::fs::File::create(log).unwrap();
+    Killed(
         Command::new(env!("CARGO_BIN_EXE_cuelab"))
             .arg("run")
             .arg(data().join("protocol.toml"))
             .args([
                 "--participant",
-                "1",
+                participant,
                 "--display",
                 "window",
                 "--audio",
-                "virtual",
+                audio,
             ])
             .arg("--data-dir")
-            .arg(&data_dir)
-            .env("DISPLAY", &display)
+            .arg(data_dir)
+            .env("DISPLAY", display)
+            .env("CUELAB_WINDOW_STATUS", "1")
+            .env("PULSE_RUNTIME_PATH", "/tmp/cuelab-pulse")
+            // No calibration profile of this machine leaks in.
+            .env("XDG_CONFIG_HOME", tmp.join("config"))
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("cuelab starts"),
-    );
-    let d = Driver {
-        display: display.clone(),
-        journal: data_dir.join("window-e2e/sub-1/ses-1/journal.jsonl"),
-        shots,
-    };
-    wait_for("the window", || {
-        Command::new("xdotool")
-            .args(["search", "--onlyvisible", "--name", "cuelab"])
-            .env("DISPLAY", &display)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    // No window manager runs under Xvfb: give the window the keyboard focus.
-    d.x(&["search", "--onlyvisible", "--name", "cuelab", "windowfocus"]);
-    d.wait_journal("session_start", 1);
-    // The window measures 60 flips before the first page.
-    d.pause(2000);
+    )
+}
 
+/// Waits for `run` to exit.
+fn exit_status(run: &mut Killed, log: &Path) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = run.0.try_wait().unwrap() {
+            return st;
+        }
+        assert!(
+            start.elapsed() < STATE_TIMEOUT,
+            "cuelab did not end: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The whole protocol, answered as the export checks expect.
+fn drive_the_protocol(d: &mut Driver) {
     // Before the trials: consent, instructions (with an Esc that is cancelled), questionnaire.
+    d.next("consent");
     d.shot("consent");
-    d.key(&["y"]);
-    d.wait_journal("\"consent\"", 1);
-    d.pause(500);
+    d.key("y");
+    d.next("page");
     d.shot("instructions");
-    d.key(&["Escape"]);
-    d.pause(400);
+    d.key("Escape");
+    d.until("quit");
     d.shot("abort-dialog");
-    d.key(&["n"]);
-    d.pause(300);
-    d.key(&["space"]);
-    d.wait_journal("\"step\":\"intro\"", 1);
-    d.pause(500);
-    d.key(&["4", "2"]);
-    d.pause(300);
+    d.key("n");
+    d.until("page");
+    d.key("space");
+    d.next("ask:about");
+    d.answer_keys(&["4", "2"]);
     d.shot("questionnaire");
-    d.key(&["Return"]);
-    d.wait_journal("\"step_done\",\"t_ns\"", 3);
+    d.key("Return");
 
-    // Trial 1 (practice, c2): a drag across the 2-D pad while the clip plays (the fixation
-    // lasts 300 ms, the clip starts 150 ms after it and lasts 2 s).
-    d.pause(700);
+    // Trial 1 (practice, c2): a drag across the 2-D pad while the clip plays (2 s).
+    d.next("clip");
     d.x(&["mousemove", "900", "520", "mousedown", "1"]);
     for k in 1..=10 {
         let (x, y) = (900 + 30 * k, 520 - 32 * k);
         d.x(&["mousemove", &x.to_string(), &y.to_string()]);
-        d.pause(40);
+        // The drag's pace is the participant's, not a wait for a screen.
+        std::thread::sleep(Duration::from_millis(40));
         if k == 8 {
             d.shot("clip-continuous");
         }
     }
     d.x(&["mouseup", "1"]);
-    d.pause(2600);
-    d.key(&["1"]);
-    d.pause(300);
+    d.next("ask:moved");
+    d.key("1");
+    d.next("feedback");
     d.shot("feedback");
-    d.pause(1200);
+    d.next("ask:toggled");
     d.shot("reproduction-toggle");
-    d.key(&["space"]);
-    d.pause(500);
-    d.key(&["space"]);
-    d.wait_journal("\"trial_end\"", 1);
-    d.pause(500);
+    d.key("space");
+    d.until("repro=1");
+    // The reproduced duration: about half a second.
+    std::thread::sleep(Duration::from_millis(500));
+    d.key("space");
+    d.next("page");
     d.shot("practice-end");
-    d.key(&["space"]);
+    d.key("space");
 
     // Trial 2 (c1): every rating widget, a timeout, a verbal estimate, a held reproduction.
-    d.pause(3300);
-    d.key(&["1"]);
-    d.pause(600);
-    d.key(&["7", "3", "5"]);
-    d.pause(200);
+    d.next("ask:moved");
+    d.key("1");
+    d.next("ask:sam");
+    d.answer_keys(&["7", "3", "5"]);
     d.shot("sam");
-    d.key(&["Return"]);
-    d.pause(600);
+    d.key("Return");
+    d.next("ask:fit");
     // The VAS line runs from x = 242 to 962 at y = 151 in a 1280x720 window: 40% along.
     d.x(&["mousemove", "530", "151", "click", "1"]);
-    d.pause(300);
+    d.until("answered=1/1");
     d.shot("vas");
-    d.key(&["Return"]);
-    d.pause(600);
-    d.key(&["2", "6"]);
-    d.pause(200);
+    d.key("Return");
+    d.next("ask:sd");
+    d.answer_keys(&["2", "6"]);
     d.shot("bipolar");
-    d.key(&["Return"]);
-    d.pause(500);
+    d.key("Return");
+    d.next("ask:liked");
     d.shot("likert");
     // Nothing pressed: the 2.5 s timeout passes, and its message stays up for 1 s.
-    d.pause(1900);
+    d.next("timeout");
     d.shot("timeout");
-    d.pause(1500);
+    d.next("ask:verbal");
     d.x(&["type", "abc"]);
-    d.key(&["Return"]);
-    d.pause(300);
+    d.until("typed=3");
+    d.key("Return");
+    d.until("error=1");
     d.shot("numeric-invalid");
-    d.key(&["ctrl+a", "BackSpace"]);
+    d.key("ctrl+a");
+    d.key("BackSpace");
+    d.until("typed=0");
     d.x(&["type", "12.5"]);
-    d.pause(200);
+    d.until("typed=4");
     d.shot("numeric");
-    d.key(&["Return"]);
-    d.pause(600);
+    d.key("Return");
+    d.next("ask:held");
     d.x(&["keydown", "space"]);
-    d.pause(400);
+    d.until("repro=1");
+    // Held about 0.8 s, with a screenshot taken meanwhile.
+    std::thread::sleep(Duration::from_millis(400));
     d.shot("reproduction-hold");
-    d.pause(400);
+    std::thread::sleep(Duration::from_millis(400));
     d.x(&["keyup", "space"]);
-    d.wait_journal("\"trial_end\"", 2);
-    d.pause(500);
+    d.next("page");
     d.shot("break");
-    d.key(&["space"]);
+    d.key("space");
 
     // Trial 3 (c2).
-    d.pause(3300);
-    d.key(&["1"]);
-    d.pause(600);
-    d.key(&["space"]);
-    d.pause(600);
-    d.key(&["space"]);
-    d.wait_journal("\"trial_end\"", 3);
+    d.next("ask:moved");
+    d.key("1");
+    d.next("ask:toggled");
+    d.key("space");
+    d.until("repro=1");
+    std::thread::sleep(Duration::from_millis(600));
+    d.key("space");
 
     // After: free text, then the end page.
-    d.pause(500);
+    d.next("ask:comments");
     d.x(&["type", "nice clips"]);
-    d.pause(200);
+    d.until("typed=10");
     d.shot("free-text");
-    d.key(&["Return"]);
-    d.wait_journal("\"step\":\"comments\"", 1);
-    d.pause(500);
+    d.key("Return");
+    d.next("page");
     d.shot("end");
-    d.key(&["space"]);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = run.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "cuelab did not end"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let log = std::fs::read_to_string(tmp.join("stderr.txt")).unwrap();
-    assert!(status.success(), "{status}: {log}");
-    assert!(log.contains("trial   3/3"), "{log}");
+    d.key("space");
+}
 
-    // A second participant quits at the consent page: Esc, then Y. The session ends `aborted`
-    // (exit 3) with its data kept.
-    let stderr2 = std::fs::File::create(tmp.join("stderr2.txt")).unwrap();
-    let mut quit = Killed(
-        Command::new(env!("CARGO_BIN_EXE_cuelab"))
-            .arg("run")
-            .arg(data().join("protocol.toml"))
-            .args([
-                "--participant",
-                "2",
-                "--display",
-                "window",
-                "--audio",
-                "virtual",
-            ])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .env("DISPLAY", &display)
-            .stdout(Stdio::null())
-            .stderr(stderr2)
-            .spawn()
-            .expect("cuelab starts"),
-    );
-    wait_for("the second window", || {
-        Command::new("xdotool")
-            .args(["search", "--onlyvisible", "--name", "cuelab"])
-            .env("DISPLAY", &display)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    d.x(&["search", "--onlyvisible", "--name", "cuelab", "windowfocus"]);
-    d.pause(2000);
-    d.key(&["Escape"]);
-    d.pause(400);
-    d.key(&["y"]);
-    let start = Instant::now();
-    let quit_status = loop {
-        if let Some(st) = quit.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "cuelab did not quit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(quit_status.code(), Some(3), "{quit_status}");
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data_dir.join("window-e2e/sub-2/ses-1/session.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(meta["status"], "aborted", "{meta}");
-
-    // A third participant's window is destroyed under it (as if by another X client): the
-    // session ends `aborted` too.
-    let mut closed = Killed(
-        Command::new(env!("CARGO_BIN_EXE_cuelab"))
-            .arg("run")
-            .arg(data().join("protocol.toml"))
-            .args([
-                "--participant",
-                "3",
-                "--display",
-                "window",
-                "--audio",
-                "virtual",
-            ])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .env("DISPLAY", &display)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cuelab starts"),
-    );
-    wait_for("the third window", || {
-        Command::new("xdotool")
-            .args(["search", "--onlyvisible", "--name", "cuelab"])
-            .env("DISPLAY", &display)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    d.pause(2000);
-    d.x(&["search", "--onlyvisible", "--name", "cuelab", "windowclose"]);
-    let start = Instant::now();
-    let closed_status = loop {
-        if let Some(st) = closed.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "cuelab did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(closed_status.code(), Some(3), "{closed_status}");
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data_dir.join("window-e2e/sub-3/ses-1/session.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(meta["status"], "aborted", "{meta}");
-
-    // Export and compare with what the script did.
-    let out = tmp.join("export");
+/// Exports `data_dir` and checks participant 1's answers against what the script did; returns
+/// the trials table.
+fn check_export(data_dir: &Path, out: &Path) -> Csv {
     let exported = common::cuelab(&[
         "export",
         data_dir.to_str().unwrap(),
@@ -433,11 +410,15 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
         Csv::read(&out.join(format!("data/experiment-windowe2e_table-{name}_data.csv")))
     };
     let responses = table("responses");
+    let mine: Vec<_> = responses
+        .rows
+        .iter()
+        .filter(|r| r["participant"] == "1")
+        .collect();
     let row = |trial: &str, step: &str, item: &str| {
-        responses
-            .rows
-            .iter()
+        mine.iter()
             .find(|r| r["trial_index"] == trial && r["step"] == step && r["item"] == item)
+            .copied()
             .unwrap_or_else(|| panic!("no response {trial}/{step}/{item}"))
     };
     // (trial, step, item, value, text) exactly as given.
@@ -462,7 +443,7 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
         assert_eq!(r["text"], text, "{step}/{item}");
         assert_eq!(r["timed_out"], "FALSE", "{step}/{item}");
         let rt = responses.f64(r, "rt_ms").expect("a response time");
-        assert!(rt > 0.0 && rt < 30_000.0, "{step}/{item}: rt {rt}");
+        assert!(rt > 0.0 && rt < 60_000.0, "{step}/{item}: rt {rt}");
     }
     assert_eq!(row("1", "moved", "moved")["correct"], "TRUE");
     // The VAS: 40% along its line (to within the pixel rounding).
@@ -479,21 +460,16 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
         ("TRUE", "", "")
     );
     // Reproductions in seconds: held about 0.8 s (plus the screenshot taken during it),
-    // toggled about 0.5 and 0.6 s; each as long as xdotool's pauses, within a few passes.
+    // toggled about 0.5 and 0.6 s (plus xdotool's own start-up); each within a few passes.
     let held = responses.f64(row("2", "held", "held"), "value").unwrap();
-    assert!((0.75..2.0).contains(&held), "held {held}");
+    assert!((0.75..2.5).contains(&held), "held {held}");
     for trial in ["1", "3"] {
         let v = responses
             .f64(row(trial, "toggled", "toggled"), "value")
             .unwrap();
-        assert!((0.45..1.5).contains(&v), "toggled {v}");
+        assert!((0.45..2.0).contains(&v), "toggled {v}");
     }
-    assert_eq!(
-        responses.rows.len(),
-        exact.len() + 5,
-        "{:?}",
-        responses.rows
-    );
+    assert_eq!(mine.len(), exact.len() + 5, "{mine:?}");
 
     // The continuous rating: 20 Hz from the video onset; the drag moved both dimensions from
     // the neutral 5 to the pad's corners; an untouched pad stays at 5.
@@ -503,7 +479,8 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
             let samples: Vec<(f64, f64)> = continuous
                 .rows
                 .iter()
-                .filter(|r| r["trial_index"] == trial && r["item"] == dim)
+                .filter(|r| r["participant"] == "1" && r["trial_index"] == trial)
+                .filter(|r| r["item"] == dim)
                 .map(|r| {
                     (
                         continuous.f64(r, "t_ms").unwrap(),
@@ -527,13 +504,150 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
             }
         }
     }
-    // Every clip was presented through the window with measured flips.
+    // Every clip was presented through the window with measured flips and a measured audio–
+    // video offset.
     let trials = table("trials");
-    assert_eq!(trials.rows.len(), 3);
-    for t in &trials.rows {
+    let mine: Vec<_> = trials
+        .rows
+        .iter()
+        .filter(|r| r["participant"] == "1")
+        .collect();
+    assert_eq!(mine.len(), 3);
+    for t in mine {
         let shown = trials.f64(t, "frames_shown").unwrap();
         assert!(shown >= 40.0, "frames shown {shown}");
         assert!(!t["video_onset_ns"].is_empty());
-        assert!(!t["av_offset_ms"].is_empty());
+        assert!(trials.f64(t, "av_offset_ms").is_some(), "{t:?}");
     }
+    trials
+}
+
+/// Prints each trial's timing figures (a measurement, not a test result).
+fn print_timing(label: &str, trials: &Csv) {
+    for t in &trials.rows {
+        eprintln!(
+            "{label}: participant {} trial {} clip {}: av_offset {} ms, frames shown {}, dropped {}, interval SD {} ms, flags: {}",
+            t["participant"],
+            t["trial_index"],
+            t["clip"],
+            t["av_offset_ms"],
+            t["frames_shown"],
+            t["frames_dropped"],
+            t["frame_interval_sd_ms"],
+            t["flags"],
+        );
+    }
+}
+
+#[test]
+fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
+    let missing = missing(&["Xvfb", "xdotool", "ffmpeg"]);
+    if !missing.is_empty() {
+        eprintln!(
+            "skipped: {} not installed (scripts/setup --test installs them)",
+            missing.join(", ")
+        );
+        assert!(missing.iter().all(|t| which(t).is_none()));
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (_xvfb, display) = xvfb(100);
+    let tmp = common::temp_dir("window");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let data_dir = tmp.join("data");
+    let shots = common::root().join("target/ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let log = tmp.join("stderr.txt");
+    let mut run = start_run(&display, "virtual", "1", &data_dir, &tmp, &log);
+    let mut d = Driver::attach(&display, &shots, "", &log);
+    drive_the_protocol(&mut d);
+    let status = exit_status(&mut run, &log);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {said}");
+    assert!(said.contains("trial   3/3"), "{said}");
+
+    // A second participant quits at the consent page: Esc, then Y. The session ends `aborted`
+    // (exit 3) with its data kept.
+    let log2 = tmp.join("stderr2.txt");
+    let mut quit = start_run(&display, "virtual", "2", &data_dir, &tmp, &log2);
+    let mut d = Driver::attach(&display, &shots, "", &log2);
+    d.next("consent");
+    d.key("Escape");
+    d.until("quit");
+    d.key("y");
+    let quit_status = exit_status(&mut quit, &log2);
+    assert_eq!(quit_status.code(), Some(3), "{quit_status}");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("window-e2e/sub-2/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["status"], "aborted", "{meta}");
+
+    // A third participant's window is destroyed under it (as if by another X client): the
+    // session ends `aborted` too.
+    let log3 = tmp.join("stderr3.txt");
+    let mut closed = start_run(&display, "virtual", "3", &data_dir, &tmp, &log3);
+    let mut d = Driver::attach(&display, &shots, "", &log3);
+    d.next("consent");
+    d.x(&["windowclose", &d.window]);
+    let closed_status = exit_status(&mut closed, &log3);
+    assert_eq!(closed_status.code(), Some(3), "{closed_status}");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("window-e2e/sub-3/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["status"], "aborted", "{meta}");
+
+    let trials = check_export(&data_dir, &tmp.join("export"));
+    print_timing("virtual", &trials);
+}
+
+#[test]
+fn the_same_session_through_the_pulseaudio_null_sink_measures_every_clips_av_offset() {
+    let missing = missing(&["Xvfb", "xdotool", "ffmpeg", "pulseaudio", "pactl"]);
+    if !missing.is_empty() {
+        eprintln!(
+            "skipped: {} not installed (scripts/setup --test installs them)",
+            missing.join(", ")
+        );
+        assert!(missing.iter().all(|t| which(t).is_none()));
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Starts the null sink (does nothing when a server already answers).
+    let sink = Command::new(common::root().join("scripts/pulse-null-sink"))
+        .env("PULSE_RUNTIME_PATH", "/tmp/cuelab-pulse")
+        .output()
+        .expect("scripts/pulse-null-sink runs");
+    assert!(sink.status.success(), "{}", common::text(&sink));
+
+    let (_xvfb, display) = xvfb(1900);
+    let tmp = common::temp_dir("window-pulse");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let data_dir = tmp.join("data");
+    let shots = common::root().join("target/ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let log = tmp.join("stderr.txt");
+    let mut run = start_run(&display, "pulse", "1", &data_dir, &tmp, &log);
+    let mut d = Driver::attach(&display, &shots, "pulse-", &log);
+    drive_the_protocol(&mut d);
+    let status = exit_status(&mut run, &log);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {said}");
+    assert!(said.contains("trial   3/3"), "{said}");
+    // No profile for the null sink in this test's config folder: the run says so.
+    assert!(
+        said.contains("calibration: no profile for `pulse`"),
+        "{said}"
+    );
+
+    let trials = check_export(&data_dir, &tmp.join("export"));
+    print_timing("pulse", &trials);
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("window-e2e/sub-1/ses-1/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["status"], "completed", "{meta}");
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::Duration;
 
-use cuelab_core::{Clock, ContinuousTrace, Response, SessionTime};
+use cuelab_core::{Clock, ContinuousTrace, Response, SessionTime, WaitClock};
 use cuelab_playback::clock::MonotonicClock;
 use cuelab_protocol::model::{
     EstimateMethod, ItemResponse, ReproductionInput, Scale, StepKind, TimeUnit,
@@ -15,6 +15,7 @@ use eframe::egui::{self, Color32, Key, Rect, RichText, Sense, Stroke, pos2, vec2
 
 use crate::Labels;
 use crate::draw::{self, SamDim};
+use crate::status::StatusTitle;
 use crate::wire::{AskView, ContinuousView, FrameImage, PageKind, Request, Timed};
 
 const BACKGROUND: Color32 = Color32::from_gray(128);
@@ -283,7 +284,41 @@ pub(crate) struct App {
     /// server, as some lab machines run) winit's fullscreen request is ignored, so the window
     /// is sized to the monitor itself.
     fill_monitor: bool,
+    /// A paced flip: the swap of this pass is held until this instant less `tail`.
+    hold_until: Option<SessionTime>,
+    /// This pass draws a flip: the time at which it let the swap go is noted.
+    flip_pass: bool,
+    /// When the last flip pass let its swap go, and whether it drew a video texture (taken by
+    /// the next pass, which measures `tail`).
+    released: Option<(SessionTime, bool)>,
+    /// How long from the end of a pass to the flip time read at the start of the next:
+    /// tessellating, painting, swapping, `glFinish` (weighted mean), for passes without and
+    /// with a video texture drawn (a software renderer takes several milliseconds to sample
+    /// one over the screen).
+    tail: [SessionTime; 2],
+    /// This pass drew a video texture.
+    drew_video: bool,
+    /// Passes left that rasterize the widgets' glyphs (see [`App::warm_up`]).
+    warm_passes: u32,
+    /// The video path is warmed up (the warm texture drawn over the screen) until the first
+    /// screen other than flips is asked for: that covers `WindowDisplay::calibrate`.
+    warming_video: bool,
+    /// A small texture of the video's format, drawn during warm-up.
+    warm_texture: Option<Texture>,
+    /// Screens asked for so far (each request that changes the view is one).
+    screens: u64,
+    /// The window's state in its title, when asked for (`CUELAB_WINDOW_STATUS=1`).
+    status: Option<StatusTitle>,
 }
+
+/// Font sizes the widgets use, rasterized before the first clip.
+const WARM_FONT_SIZES: [f32; 13] = [
+    20.0, 22.0, 24.0, 26.0, 28.0, 30.0, 32.0, 34.0, 36.0, 38.0, 40.0, 46.0, 48.0,
+];
+/// The characters rasterized at each size during warm-up.
+const WARM_CHARS: &str = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~–—“”‘’…•";
+/// The longest a paced flip is held (a paced frame is sent at most a period early).
+const MAX_HOLD: SessionTime = SessionTime::from_millis(50);
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,9 +335,20 @@ impl App {
         labels: Labels,
         stop: Arc<AtomicBool>,
         fullscreen: bool,
+        status: Option<StatusTitle>,
     ) -> Self {
         Self {
             fill_monitor: fullscreen,
+            hold_until: None,
+            flip_pass: false,
+            released: None,
+            tail: [SessionTime::ZERO; 2],
+            drew_video: false,
+            warm_passes: 3,
+            warming_video: true,
+            warm_texture: None,
+            screens: 0,
+            status,
             rx,
             clock,
             labels,
@@ -324,18 +370,27 @@ impl App {
         match request {
             Request::Flip {
                 frame: image,
+                not_before,
                 reply,
             } => {
+                // A flip without a frame keeps the picture: before a clip's first frame that is
+                // the screen before it (the fixation), not the last frame of the previous clip.
                 if let Some(image) = image {
+                    self.warming_video = false;
                     self.upload(frame, &image);
-                }
-                if !matches!(self.view, View::Video) {
-                    self.view = View::Video;
+                    if !matches!(self.view, View::Video) {
+                        self.view = View::Video;
+                        self.screens += 1;
+                    }
                 }
                 self.flip_reply = Some(reply);
+                self.hold_until = not_before;
+                self.flip_pass = true;
                 true
             }
             Request::Timed { screen, reply } => {
+                self.screens += 1;
+                self.warming_video = false;
                 self.view = View::Timed {
                     screen,
                     reply: Some(reply),
@@ -348,6 +403,8 @@ impl App {
                 markdown,
                 reply,
             } => {
+                self.screens += 1;
+                self.warming_video = false;
                 self.view = View::Page {
                     kind,
                     markdown,
@@ -358,6 +415,8 @@ impl App {
                 true
             }
             Request::Ask { ask, reply } => {
+                self.screens += 1;
+                self.warming_video = false;
                 self.view = View::Ask(Box::new(Form::new(*ask, reply)));
                 self.onset_pending = true;
                 true
@@ -384,7 +443,7 @@ impl App {
 
     #[allow(unsafe_code)]
     fn upload(&mut self, frame: &mut eframe::Frame, image: &FrameImage) {
-        use eframe::glow::{self, HasContext};
+        use eframe::glow::HasContext;
         let Some(gl) = frame.gl().cloned() else {
             return;
         };
@@ -398,35 +457,197 @@ impl App {
                 if let Some(old) = self.texture.take() {
                     gl.delete_texture(old.gl);
                 }
-                let Ok(tex) = gl.create_texture() else {
-                    return;
-                };
-                gl.bind_texture(glow::TEXTURE_2D, Some(tex));
-                for (p, v) in [
-                    (glow::TEXTURE_MIN_FILTER, glow::LINEAR),
-                    (glow::TEXTURE_MAG_FILTER, glow::LINEAR),
-                    (glow::TEXTURE_WRAP_S, glow::CLAMP_TO_EDGE),
-                    (glow::TEXTURE_WRAP_T, glow::CLAMP_TO_EDGE),
-                ] {
-                    gl.tex_parameter_i32(glow::TEXTURE_2D, p, v as i32);
-                }
-                gl.tex_image_2d(
-                    glow::TEXTURE_2D,
-                    0,
-                    glow::SRGB8_ALPHA8 as i32,
-                    size.0 as i32,
-                    size.1 as i32,
-                    0,
-                    glow::RGBA,
-                    glow::UNSIGNED_BYTE,
-                    glow::PixelUnpackData::Slice(None),
-                );
-                let id = frame.register_native_glow_texture(tex);
-                self.texture = Some(Texture { gl: tex, id, size });
+                self.texture = create_texture(frame, &gl, size);
             }
             let Some(t) = &self.texture else {
                 return;
             };
+            upload_into(&gl, t, image);
+        }
+    }
+
+    /// The first passes draw, invisibly, what the first clip and the first pages will draw, so
+    /// that their costs are paid before anything is timed: a texture of the video's format
+    /// (Mesa's llvmpipe compiles a shader variant per texture format at its first draw) and
+    /// every character the widgets use at every size they use (egui rasterizes a glyph into its
+    /// font atlas, and uploads the atlas again, the first time it lays the glyph out).
+    fn warm_up(&mut self, ui: &mut egui::Ui, rect: Rect) {
+        if self.warming_video
+            && let Some(t) = &self.warm_texture
+        {
+            // The background's grey, drawn as a clip is: the swap's tail with a video texture
+            // is measured before the first clip.
+            ui.painter().image(
+                t.id,
+                rect,
+                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+                Color32::WHITE,
+            );
+            self.drew_video = true;
+        }
+        if self.warm_passes == 0 {
+            return;
+        }
+        self.warm_passes -= 1;
+        for (k, size) in WARM_FONT_SIZES.iter().enumerate() {
+            ui.painter().text(
+                rect.left_top() + vec2(0.0, k as f32 * 50.0),
+                egui::Align2::LEFT_TOP,
+                WARM_CHARS,
+                egui::FontId::proportional(*size),
+                BACKGROUND,
+            );
+        }
+        ui.painter().text(
+            rect.left_bottom(),
+            egui::Align2::LEFT_BOTTOM,
+            WARM_CHARS,
+            egui::FontId::monospace(TEXT_SIZE),
+            BACKGROUND,
+        );
+        ui.ctx().request_repaint();
+    }
+
+    /// Creates the warm-up texture (a few pixels of the background grey) once GL is there.
+    #[allow(unsafe_code)]
+    fn make_warm_texture(&mut self, frame: &mut eframe::Frame) {
+        if self.warm_texture.is_some() || !self.warming_video {
+            return;
+        }
+        let Some(gl) = frame.gl().cloned() else {
+            return;
+        };
+        let image = FrameImage {
+            width: 8,
+            height: 8,
+            stride: 8 * 4,
+            rgba: [128u8, 128, 128, 255].repeat(64),
+        };
+        // SAFETY: as in `upload`: a texture created here, on the UI thread, filled from a slice
+        // of `stride * height` bytes.
+        unsafe {
+            self.warm_texture = create_texture(frame, &gl, (8, 8));
+            if let Some(t) = &self.warm_texture {
+                upload_into(&gl, t, &image);
+            }
+        }
+    }
+
+    /// The window's state for the status title: `None` while the screen is not yet live.
+    fn state(&self) -> Option<String> {
+        let n = self.screens;
+        if self.confirm_quit {
+            return Some(format!("{n} quit"));
+        }
+        let state = match &self.view {
+            View::Idle => "idle".to_string(),
+            View::Timed { reply: Some(_), .. } => return None,
+            View::Timed { screen, .. } => match screen {
+                Timed::Fixation => "fixation",
+                Timed::Blank => "blank",
+                Timed::Feedback(_) => "feedback",
+                Timed::Timeout => "timeout",
+            }
+            .to_string(),
+            View::Page { onset: None, .. } => return None,
+            View::Page { kind, .. } => match kind {
+                PageKind::Consent => "consent",
+                PageKind::Continue => "page",
+            }
+            .to_string(),
+            View::Ask(form) if form.onset.is_none() => return None,
+            View::Ask(form) => format!(
+                "ask:{} answered={}/{} typed={} error={} repro={}",
+                form.ask.step.id,
+                form.answers.iter().filter(|a| a.at.is_some()).count(),
+                form.answers.len(),
+                form.answers
+                    .iter()
+                    .map(|a| a.buf.chars().count())
+                    .sum::<usize>(),
+                u8::from(form.error.is_some()),
+                u8::from(form.repro_start.is_some()),
+            ),
+            View::Video => "clip".to_string(),
+        };
+        Some(format!("{n} {state}"))
+    }
+
+    /// The end of a pass: publish the state, then hold a paced flip until its instant.
+    fn end_pass(&mut self, ctx: &egui::Context) {
+        let state = self.state();
+        if let Some(status) = self.status.as_mut()
+            && status.end_pass(state)
+        {
+            ctx.request_repaint();
+        }
+        if !std::mem::take(&mut self.flip_pass) {
+            return;
+        }
+        let video = std::mem::take(&mut self.drew_video);
+        if let Some(at) = self.hold_until.take() {
+            let now = self.clock.now();
+            let release = (at - self.tail[usize::from(video)]).min(now + MAX_HOLD);
+            if release > now {
+                self.clock.wait_until(release);
+            }
+        }
+        self.released = Some((self.clock.now(), video));
+    }
+}
+
+/// Creates an sRGB texture of `size` for video frames and registers it with egui.
+///
+/// # Safety
+/// Must be called on the UI thread with `frame`'s own GL context current.
+#[allow(unsafe_code)]
+unsafe fn create_texture(
+    frame: &mut eframe::Frame,
+    gl: &eframe::glow::Context,
+    size: (u32, u32),
+) -> Option<Texture> {
+    use eframe::glow::{self, HasContext};
+    // SAFETY: the caller's contract; every name used is created here.
+    unsafe {
+        let tex = gl.create_texture().ok()?;
+        gl.bind_texture(glow::TEXTURE_2D, Some(tex));
+        for (p, v) in [
+            (glow::TEXTURE_MIN_FILTER, glow::LINEAR),
+            (glow::TEXTURE_MAG_FILTER, glow::LINEAR),
+            (glow::TEXTURE_WRAP_S, glow::CLAMP_TO_EDGE),
+            (glow::TEXTURE_WRAP_T, glow::CLAMP_TO_EDGE),
+        ] {
+            gl.tex_parameter_i32(glow::TEXTURE_2D, p, v as i32);
+        }
+        gl.tex_image_2d(
+            glow::TEXTURE_2D,
+            0,
+            glow::SRGB8_ALPHA8 as i32,
+            size.0 as i32,
+            size.1 as i32,
+            0,
+            glow::RGBA,
+            glow::UNSIGNED_BYTE,
+            glow::PixelUnpackData::Slice(None),
+        );
+        gl.bind_texture(glow::TEXTURE_2D, None);
+        let id = frame.register_native_glow_texture(tex);
+        Some(Texture { gl: tex, id, size })
+    }
+}
+
+/// Copies `image` into `t` (of the same size).
+///
+/// # Safety
+/// Must be called on the UI thread with the context that created `t` current; `image.rgba`
+/// holds `stride * height` bytes.
+#[allow(unsafe_code)]
+unsafe fn upload_into(gl: &eframe::glow::Context, t: &Texture, image: &FrameImage) {
+    use eframe::glow::{self, HasContext};
+    let size = t.size;
+    // SAFETY: the caller's contract; the state changed (binding, row length) is restored.
+    unsafe {
+        {
             gl.bind_texture(glow::TEXTURE_2D, Some(t.gl));
             gl.pixel_store_i32(glow::UNPACK_ROW_LENGTH, (image.stride / 4) as i32);
             gl.pixel_store_i32(glow::UNPACK_ALIGNMENT, 4);
@@ -445,7 +666,9 @@ impl App {
             gl.bind_texture(glow::TEXTURE_2D, None);
         }
     }
+}
 
+impl App {
     /// The participant confirmed quitting: the runner stops; pending answers are dropped, so
     /// the worker's wait ends as an abort.
     fn quit(&mut self) {
@@ -472,7 +695,17 @@ impl eframe::App for App {
         // The last pass's picture was swapped when this pass began: finish, then read the clock.
         finish(frame);
         self.now = self.clock.now();
+        if let Some((released, video)) = self.released.take() {
+            // Weighted mean (1/4) of the swap's tail, bounded to the longest hold.
+            let took = (self.now - released).max(SessionTime::ZERO).min(MAX_HOLD);
+            let tail = &mut self.tail[usize::from(video)];
+            *tail = SessionTime::from_nanos((3 * tail.as_nanos() + took.as_nanos()) / 4);
+        }
         let flipped = self.flip_reply.take().map(|r| r.send(self.now)).is_some();
+        if let Some(title) = self.status.as_mut().and_then(StatusTitle::start_pass) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        }
+        self.make_warm_texture(frame);
         if self.onset_pending {
             self.onset_pending = false;
             let now = self.now;
@@ -552,17 +785,19 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let rect = ui.max_rect();
         ui.painter().rect_filled(rect, 0.0, BACKGROUND);
+        self.warm_up(ui, rect);
         let escape = ui.input(|i| i.key_pressed(Key::Escape));
         if self.confirm_quit {
             self.draw_view(ui, rect, false);
             self.quit_dialog(ui, rect, escape);
-            return;
+        } else {
+            if escape {
+                self.confirm_quit = true;
+                ui.ctx().request_repaint();
+            }
+            self.draw_view(ui, rect, !escape);
         }
-        if escape {
-            self.confirm_quit = true;
-            ui.ctx().request_repaint();
-        }
-        self.draw_view(ui, rect, !escape);
+        self.end_pass(ui.ctx());
     }
 }
 
@@ -664,6 +899,7 @@ impl App {
             let (w, h) = (t.size.0 as f32, t.size.1 as f32);
             let scale = (video_area.width() / w).min(video_area.height() / h);
             let r = Rect::from_center_size(video_area.center(), vec2(w * scale, h * scale));
+            self.drew_video = true;
             ui.painter().image(
                 t.id,
                 r,

@@ -75,7 +75,9 @@ pub struct WindowDisplay {
     /// The grid of refreshes: the last flip (vsync) or the last planned flip (paced).
     anchor: Option<SessionTime>,
     last_flip: Option<SessionTime>,
-    /// How long the UI thread takes from a request to its flip (paced mode sends this early).
+    /// How long the UI thread takes from a request to its flip: a pass, measured by the
+    /// back-to-back flips of [`WindowDisplay::calibrate`]. A paced display sends each frame at
+    /// least this early (and at least a period early); the UI thread holds it until its instant.
     latency: SessionTime,
 }
 
@@ -129,6 +131,8 @@ impl WindowDisplay {
                 vsync: true,
             }
         } else {
+            self.latency = SessionTime::from_nanos((median * 1e6).round() as i64)
+                .max(SessionTime::from_millis(2));
             Refresh {
                 period: SessionTime::from_nanos(1_000_000_000 / i64::from(nominal_hz.max(1))),
                 vsync: false,
@@ -141,7 +145,11 @@ impl WindowDisplay {
     /// Sends one frame and waits for its flip.
     fn flip_now(&mut self, frame: Option<FrameImage>) -> Result<SessionTime, UiError> {
         let (tx, rx) = sync_channel(1);
-        self.link.send(Request::Flip { frame, reply: tx })?;
+        self.link.send(Request::Flip {
+            frame,
+            not_before: None,
+            reply: tx,
+        })?;
         let flip = rx.recv().map_err(|_| UiError::Closed)?;
         self.last_flip = Some(flip);
         Ok(flip)
@@ -204,16 +212,21 @@ impl Display for WindowDisplay {
     fn present(&mut self, frame: Option<&VideoFrame>) -> Result<SessionTime, VideoError> {
         let image = frame.and_then(image_of);
         let predicted = self.next_flip();
-        if !self.refresh.vsync {
-            // Nothing waits for a vertical blank: pace the flips on our own grid, sending the
-            // frame early by the UI thread's measured latency.
-            self.clock.wait_until(predicted - self.latency);
-        }
-        let sent = self.clock.now();
+        let not_before = if self.refresh.vsync {
+            None
+        } else {
+            // Nothing waits for a vertical blank: pace the flips on our own grid. The frame goes
+            // to the UI thread up to a period early (it uploads and draws it meanwhile), and the
+            // UI thread holds the swap until the planned instant, less its measured swap time.
+            self.clock
+                .wait_until(predicted - self.refresh.period.max(self.latency));
+            Some(predicted)
+        };
         let (tx, rx) = sync_channel(1);
         self.sender()
             .send(Request::Flip {
                 frame: image,
+                not_before,
                 reply: tx,
             })
             .map_err(|_| VideoError::Display(Box::new(UiError::Closed)))?;
@@ -221,20 +234,11 @@ impl Display for WindowDisplay {
         let flip = rx
             .recv()
             .map_err(|_| VideoError::Display(Box::new(UiError::Closed)))?;
-        if self.refresh.vsync {
-            self.anchor = Some(flip);
+        self.anchor = Some(if self.refresh.vsync || self.anchor.is_none() {
+            flip
         } else {
-            // Exponentially weighted latency (weight 1/8), bounded to one period.
-            let took = (flip - sent)
-                .as_nanos()
-                .clamp(0, self.refresh.period.as_nanos());
-            self.latency = SessionTime::from_nanos((7 * self.latency.as_nanos() + took) / 8);
-            self.anchor = Some(if self.anchor.is_none() {
-                flip
-            } else {
-                predicted
-            });
-        }
+            predicted
+        });
         self.last_flip = Some(flip);
         Ok(flip)
     }

@@ -22,7 +22,16 @@
 //! measured instant is then "swap + finish", as PsychoPy's `win.flip()` timestamps. When the
 //! driver does not wait for the vertical blank (Xvfb), [`WindowDisplay::calibrate`] finds out
 //! (the intervals are not a steady refresh) and the display paces flips itself on a grid of the
-//! nominal period; `cuelab check --display` reports which. Key presses and clicks are timed at
+//! nominal period: each frame goes to the UI thread up to a period early, is uploaded and drawn,
+//! and the pass holds its swap until the planned instant less the swap's measured tail (the
+//! time from the end of a pass to the flip time read at the start of the next), so a paced flip
+//! lands on its instant however long the drawing took, as long as it took less than a period.
+//! `cuelab check --display` reports which. The first passes warm the renderer up (a texture of
+//! the video's format drawn, every character at every size the widgets use laid out) so that
+//! the first clip and the first pages pay no first-use cost.
+//!
+//! With `CUELAB_WINDOW_STATUS=1` the window's title carries what is on screen and live (see
+//! `status`): scripts that drive the window wait for a state rather than pause. Key presses and clicks are timed at
 //! the start of the pass that sees them (egui events carry no timestamps), so a response time
 //! is late by at most one refresh.
 //!
@@ -34,6 +43,7 @@ mod app;
 mod display;
 mod draw;
 mod respondent;
+mod status;
 mod wire;
 
 use std::sync::Arc;
@@ -207,6 +217,7 @@ where
         vsync: false,
     };
     let labels = options.labels.clone();
+    let status = status::StatusTitle::from_env(&options.title);
     // A window on another screen is left where winit put it (its origin is not 0, 0).
     let fullscreen = options.fullscreen && options.screen.unwrap_or(0) == 0;
     let opened = std::thread::scope(|scope| {
@@ -246,6 +257,7 @@ where
                         labels,
                         Arc::clone(&stop),
                         fullscreen,
+                        status,
                     )))
                 }),
             )

@@ -60,8 +60,11 @@ pub(crate) struct ContinuousView {
 #[derive(Debug)]
 pub(crate) enum Request {
     /// Show this frame (or keep the picture) at the next refresh; reply with the flip time.
+    /// With `not_before` (a display that does not wait for the vertical blank), the UI thread
+    /// holds the swap so that the flip lands at that instant rather than as soon as it is drawn.
     Flip {
         frame: Option<FrameImage>,
+        not_before: Option<SessionTime>,
         reply: SyncSender<SessionTime>,
     },
     /// Show a timed screen; reply with its onset (the flip that first showed it).
