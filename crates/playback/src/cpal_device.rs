@@ -11,6 +11,16 @@
 //!
 //! A device that cannot be found or opened is an error; there is no silent fallback to another
 //! device or to the virtual one.
+//!
+//! Streams are opened from a thread whose nice value is raised to [`AUDIO_NICE`] for the
+//! duration (where the process may: root, or `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows
+//! it): the threads the stream starts — cpal's worker that runs the callback, and the ALSA
+//! PulseAudio plugin's main loop that ships the buffers to the server — inherit it. Through the
+//! plugin a 512-frame stream has about 10 ms of slack; on a busy two-core machine (the
+//! participant window's software renderer keeps both cores busy during a clip) threads of
+//! ordinary priority missed it, and each underrun makes the plugin reconnect its stream, which
+//! silences the output for up to 2 s. Real-time scheduling is not used: cpal itself refuses it
+//! for plugin devices (a spinning plugin thread would take the machine).
 
 use std::sync::Arc;
 
@@ -147,6 +157,36 @@ impl OffsetEstimator {
     }
 }
 
+/// The nice value of the threads a stream starts (PulseAudio's own `--high-priority` value).
+pub const AUDIO_NICE: i32 = -11;
+
+/// Raises the calling thread's priority to [`AUDIO_NICE`] while it lives (threads created
+/// meanwhile inherit it), and puts the old value back when dropped.
+struct RaisedPriority {
+    old: Option<i32>,
+}
+
+impl RaisedPriority {
+    fn new() -> Self {
+        let old = rustix::process::getpriority_process(None).ok();
+        let raised = old.is_some_and(|o| {
+            o <= AUDIO_NICE || rustix::process::setpriority_process(None, AUDIO_NICE).is_ok()
+        });
+        Self {
+            old: old.filter(|_| raised),
+        }
+    }
+}
+
+impl Drop for RaisedPriority {
+    fn drop(&mut self) {
+        // Lowering a thread's priority is always allowed.
+        if let Some(old) = self.old {
+            let _ = rustix::process::setpriority_process(None, old);
+        }
+    }
+}
+
 fn instant_ns(i: cpal::StreamInstant) -> i64 {
     i64::try_from(i.as_nanos()).unwrap_or(i64::MAX)
 }
@@ -233,10 +273,14 @@ pub fn open_output(
         device: name.clone(),
         source,
     };
-    let stream = device
-        .build_output_stream::<f32, _, _>(stream_config, data_callback, error_callback, None)
-        .map_err(open_err)?;
-    stream.play().map_err(open_err)?;
+    let stream = {
+        let _priority = RaisedPriority::new();
+        let stream = device
+            .build_output_stream::<f32, _, _>(stream_config, data_callback, error_callback, None)
+            .map_err(open_err)?;
+        stream.play().map_err(open_err)?;
+        stream
+    };
     Ok((
         CpalOutput {
             stream,
@@ -351,10 +395,14 @@ pub fn open_input(
         device: name.clone(),
         source,
     };
-    let stream = device
-        .build_input_stream::<f32, _, _>(stream_config, data_callback, |_err| {}, None)
-        .map_err(open_err)?;
-    stream.play().map_err(open_err)?;
+    let stream = {
+        let _priority = RaisedPriority::new();
+        let stream = device
+            .build_input_stream::<f32, _, _>(stream_config, data_callback, |_err| {}, None)
+            .map_err(open_err)?;
+        stream.play().map_err(open_err)?;
+        stream
+    };
     Ok(CpalInput {
         stream,
         name: name.clone(),
@@ -367,6 +415,32 @@ pub fn open_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raised_priority_is_put_back() {
+        let before = rustix::process::getpriority_process(None).unwrap();
+        let seen = std::thread::spawn(|| {
+            let raised = RaisedPriority::new();
+            let during = rustix::process::getpriority_process(None).unwrap();
+            // A thread started meanwhile inherits the raised value.
+            let child = std::thread::spawn(|| rustix::process::getpriority_process(None).unwrap())
+                .join()
+                .unwrap();
+            let allowed = raised.old.is_some();
+            drop(raised);
+            let after = rustix::process::getpriority_process(None).unwrap();
+            (allowed, during, child, after)
+        })
+        .join()
+        .unwrap();
+        let (allowed, during, child, after) = seen;
+        if allowed {
+            assert_eq!((during, child), (AUDIO_NICE, AUDIO_NICE));
+        } else {
+            assert_eq!((during, child), (before, before));
+        }
+        assert_eq!(after, before);
+    }
 
     #[test]
     fn offset_follows_minima_at_once_and_rises_slowly() {
