@@ -51,6 +51,23 @@ fn register_font() {
     });
 }
 
+/// The title's font: 20 units, smaller (down to 12) when the title would not fit the width.
+fn title_font<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: f64,
+    title: &str,
+) -> (&'static str, f64) {
+    let room = f64::from(root.dim_in_pixel().0) - 2.0 * 12.0 * s;
+    let width = root
+        .estimate_text_size(title, &TextStyle::from(font(s, 20.0)))
+        .map_or(0.0, |(w, _)| f64::from(w));
+    if width <= room {
+        font(s, 20.0)
+    } else {
+        font(s, (20.0 * room / width).max(12.0))
+    }
+}
+
 /// `v` SVG units at scale `s`, in whole pixels (at least 1).
 fn px(s: f64, v: f64) -> u32 {
     (v * s).round().max(1.0) as u32
@@ -264,8 +281,12 @@ fn layout_x_labels(
             if i % every != 0 {
                 return Vec::new();
             }
-            // One line per level of a cell key when they all have a column, each level
-            // shortened on its own; else wrapped, if that needs no cut; else one line.
+            // One line when it fits; else one line per level of a cell key when they all
+            // have a column, each level shortened on its own; else wrapped, if that needs no
+            // cut; else one line shortened level by level.
+            if width(l) <= longest {
+                return vec![l.clone()];
+            }
             let levels: Vec<&str> = l.split(':').collect();
             if levels.len() > 1 && levels.len() <= columns {
                 let last = levels.len() - 1;
@@ -491,7 +512,7 @@ fn draw_cell_means<DB: DrawingBackend>(
     let labels: Vec<String> = points.iter().map(|p| p.label.clone()).collect();
     let layout = x_labels_for(root, s, &labels, plot_width, 160.0);
     let mut chart = ChartBuilder::on(root)
-        .caption(title, font(s, 20.0))
+        .caption(title, title_font(root, s, title))
         .margin(margin)
         .x_label_area_size(layout.area.round() as u32)
         .y_label_area_size(y_area)
@@ -623,7 +644,7 @@ fn draw_histogram<DB: DrawingBackend>(
     }
     let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.08;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, font(s, 20.0))
+        .caption(title, title_font(root, s, title))
         .margin(px(s, 12.0))
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))
@@ -680,7 +701,7 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
     let hi = axis_range(points.iter().flat_map(|&(a, e)| [0.0, a, e])).end;
     let axis = 0.0..hi;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, font(s, 20.0))
+        .caption(title, title_font(root, s, title))
         .margin(px(s, 12.0))
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))
@@ -780,7 +801,7 @@ fn draw_time_course<DB: DrawingBackend>(
         )
     };
     let mut chart = ChartBuilder::on(root)
-        .caption(title, font(s, 20.0))
+        .caption(title, title_font(root, s, title))
         .margin(px(s, 12.0))
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))

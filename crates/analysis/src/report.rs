@@ -181,15 +181,35 @@ pub(crate) fn markdown(results: &Results, tables: &[Table]) -> String {
     out
 }
 
-/// The provenance as one sentence.
+/// The provenance as one Markdown sentence.
 fn provenance_text(results: &Results) -> String {
-    let p = &results.provenance;
+    provenance_sentence(&results.provenance, &|text| text.to_string(), &|code| {
+        format!("`{code}`")
+    })
+}
+
+/// The provenance as one HTML sentence (paths and the command as code).
+fn provenance_html(results: &Results) -> String {
+    provenance_sentence(&results.provenance, &html_escape, &|code| {
+        format!("<code>{}</code>", html_escape(code))
+    })
+}
+
+/// The provenance sentence, its plain parts through `text` and file and command through `code`.
+fn provenance_sentence(
+    p: &crate::results::Provenance,
+    text: &dyn Fn(&str) -> String,
+    code: &dyn Fn(&str) -> String,
+) -> String {
     let mut s = format!(
-        "Computed by cuelab {} on {} from `{}` (SHA-256 {})",
-        p.cuelab_version, p.date, p.data_file, p.data_sha256
+        "Computed by cuelab {} on {} from {} (SHA-256 {})",
+        text(&p.cuelab_version),
+        text(&p.date),
+        code(&p.data_file),
+        code(&p.data_sha256)
     );
     if let Some(c) = &p.command {
-        s.push_str(&format!(" with `{c}`"));
+        s.push_str(&format!(" with {}", code(c)));
     }
     s.push('.');
     s
@@ -202,10 +222,17 @@ pub(crate) fn html(results: &Results, tables: &[Table], figures: &[Figure]) -> S
     out.push_str(&format!("<title>{}</title>\n", html_escape(&results.title)));
     out.push_str(
         "<style>body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}\
-         table{border-collapse:collapse;margin:1em 0 2em}caption{text-align:left;font-weight:bold;padding:.3em 0}\
-         div.table{overflow-x:auto;max-width:100%}th,td{border-bottom:1px solid #ccc;padding:.25em .6em;white-space:nowrap}th{text-align:left;vertical-align:bottom}td.num{text-align:right;font-variant-numeric:tabular-nums}\
-         figure{margin:1em 0 2em}figcaption{font-size:.9em;color:#555}</style>\n</head>\n<body>\n",
+         table{border-collapse:collapse;margin:1em 0 2em}\
+         caption{text-align:left;font-weight:bold;padding:.3em 0;white-space:nowrap;contain:inline-size}\
+         div.table{overflow-x:auto;width:max-content;min-width:100%;max-width:min(calc(50vw + 500px - 1em),calc(100vw - 2em))}\
+         th,td{border-bottom:1px solid #ccc;padding:.25em .6em;white-space:nowrap}th{text-align:left;vertical-align:bottom}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+         figure{margin:1em 0 2em}figure svg{width:100%;height:auto}figcaption{font-size:.9em;color:#555}code{overflow-wrap:anywhere}\
+         @media print{div.table{overflow:visible;max-width:none}}</style>\n</head>\n<body>\n",
     );
+    // The styles, as seen in Chromium: a caption keeps to one line without widening its table
+    // (`contain`), up to the column's width; a table wider than the column uses the window's
+    // width to the right of it before it scrolls; inline SVG figures fill the column (they
+    // carry a viewBox), so their text is as large as the page's; paths and hashes wrap.
     out.push_str(&format!("<h1>{}</h1>\n", html_escape(&results.title)));
     out.push_str(&format!(
         "<p>Data: <code>{}</code>; dependent variable <code>{}</code>, subject <code>{}</code>; {} rows analysed of {} read; {} subjects. Results schema {}.</p>\n",
@@ -264,7 +291,7 @@ pub(crate) fn html(results: &Results, tables: &[Table], figures: &[Figure]) -> S
     }
     out.push_str(&format!(
         "<h2>Provenance</h2>\n<p>{}</p>\n",
-        html_escape(&provenance_text(results))
+        provenance_html(results)
     ));
     if !results.notes.is_empty() {
         out.push_str("<h2>Notes</h2>\n<ul>\n");
@@ -275,4 +302,34 @@ pub(crate) fn html(results: &Results, tables: &[Table], figures: &[Figure]) -> S
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_is_markdown_code_in_results_md_and_escaped_html_code_in_the_report() {
+        let p = crate::results::Provenance {
+            cuelab_version: "0.1.0".into(),
+            command: Some("cuelab analyze <plan>".into()),
+            data_file: "data/a&b.csv".into(),
+            data_sha256: "ab12".into(),
+            date: "2026-11-30T00:00:00Z".into(),
+        };
+        let md = provenance_sentence(&p, &|t| t.to_string(), &|c| format!("`{c}`"));
+        assert_eq!(
+            md,
+            "Computed by cuelab 0.1.0 on 2026-11-30T00:00:00Z from `data/a&b.csv` (SHA-256 `ab12`) with `cuelab analyze <plan>`."
+        );
+        let html = provenance_sentence(&p, &html_escape, &|c| {
+            format!("<code>{}</code>", html_escape(c))
+        });
+        assert!(!html.contains('`'), "{html}");
+        assert!(
+            html.contains("<code>data/a&amp;b.csv</code>")
+                && html.contains("<code>cuelab analyze &lt;plan&gt;</code>"),
+            "{html}"
+        );
+    }
 }
