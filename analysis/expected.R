@@ -578,7 +578,9 @@ for (item in c("valence", "arousal")) {
     }
   }
   # Per music: the time-averaged rating (Cousineau-Morey across music), the peak of the mean
-  # time course, and the lag (0 to 5 s) of the highest cross-correlation with the designed curve.
+  # time course, and the lag (0 to 5 s) at which the mean time course correlates best with the
+  # designed curve (Pearson correlation of the overlapping parts; ccf's divisor n would pull the
+  # maximum towards 0 on these trending curves).
   s <- morey(apply(arr, c(1, 2), mean))
   for (j in seq_along(music_levels)) {
     lvl <- music_levels[j]
@@ -594,12 +596,11 @@ for (item in c("valence", "arousal")) {
     cv <- read.csv(sprintf("protocols/stimuli/generated/music/%s.curve.csv", curve_files[[lvl]]))
     designed <- approx(cv$t_s * 1000, cv[[item]], xout = grid, rule = 2)$y
     if (sd(designed) > 0) {
-      r <- ccf(course, designed, lag.max = max_lag, plot = FALSE)
-      lags <- drop(r$lag); acf <- drop(r$acf)
-      keep <- lags >= 0
-      best <- which.max(acf[keep])
-      put(paste0(p, "/lag_ms"), lags[keep][best] * step_ms)
-      put(paste0(p, "/lag_correlation"), acf[keep][best])
+      n <- length(course)
+      lag_r <- sapply(0:max_lag, function(k) cor(course[(k + 1):n], designed[1:(n - k)]))
+      best <- which.max(lag_r)
+      put(paste0(p, "/lag_ms"), (best - 1) * step_ms)
+      put(paste0(p, "/lag_correlation"), lag_r[best])
     }
   }
 }

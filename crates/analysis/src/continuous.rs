@@ -9,8 +9,8 @@
 //! subject, `session` and `trial_index`: the plan's exclusions (practice, flagged trials) apply
 //! to the time courses too, and the export schema stays as it is. Everything after the join is
 //! done on plain vectors by `cuelab-stats`, each step the R one-liner an analyst would write
-//! (`approx(rule = 2)`, `rowMeans`, `which.max`, `ccf`), which is how `analysis/expected.R`
-//! checks it value by value.
+//! (`approx(rule = 2)`, `rowMeans`, `which.max`, `cor` of the overlapping parts at each lag),
+//! which is how `analysis/expected.R` checks it value by value.
 //!
 //! Choices stated once: the grid runs from 0 (the clip's onset) in steps of `grid_ms` to the
 //! last sample of the shortest analysed trial, so every grid point is inside every trial; the

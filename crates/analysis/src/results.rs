@@ -402,9 +402,9 @@ pub struct ConditionCourse {
     /// The mean time course at its first maximum.
     pub peak_value: f64,
     /// The lag (ms, ≥ 0) at which the mean time course follows the designed curve best
-    /// (highest cross-correlation); None without a curve, or when the curve is constant.
+    /// (highest correlation of the overlapping parts); None without a curve, or when the curve is constant.
     pub lag_ms: Option<f64>,
-    /// The cross-correlation at that lag.
+    /// The Pearson correlation of the overlapping parts at that lag.
     pub lag_correlation: Option<f64>,
     /// The mean time course on the grid with within-subject CIs.
     pub grid: Vec<GridPoint>,

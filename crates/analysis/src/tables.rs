@@ -189,7 +189,7 @@ pub fn label(column: &str) -> String {
         "peak_ms" => "Time of peak (ms)",
         "peak_value" => "Peak",
         "lag_ms" => "Lag (ms)",
-        "lag_correlation" => "Cross-correlation at lag",
+        "lag_correlation" => "Correlation at lag",
         other => other,
     }
     .to_string()

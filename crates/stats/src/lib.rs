@@ -55,7 +55,9 @@ pub use lmm::{
 };
 pub use mixed::{RandomTerm, fit_mixed};
 pub use sdt::{SdtCounts, SignalDetection, signal_detection, signal_detection_all};
-pub use timecourse::{LagFit, Peak, best_lag, cross_correlation, peak, resample_linear};
+pub use timecourse::{
+    LagFit, Peak, best_lag, cross_correlation, lagged_correlations, peak, resample_linear,
+};
 pub use timing::{
     CongruenceEffect, VierordtFit, coefficient_of_variation, congruence_effect, duration_ratio,
     log_ratio, vierordt,

@@ -1,5 +1,6 @@
 # Continuous-rating time courses: resampling onto a common grid (approx, rule = 2), the peak
-# (which.max) and the lag at which a rating follows a designed affect curve (ccf), on simulated
+# (which.max), the cross-correlation (ccf) and the lag at which a rating follows a designed affect
+# curve best (the highest Pearson correlation of the overlapping parts), on simulated
 # ratings with irregular sampling (fixed seed). The simulated series are stored in the fixture.
 source(file.path(dirname(normalizePath(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE)))), "common.R"))
 set.seed(2013)
@@ -14,10 +15,12 @@ series <- lapply(1:4, function(i) {
   on_grid <- approx(t, v, xout = grid, rule = 2)$y
   r <- ccf(on_grid, curve, lag.max = 12, plot = FALSE)
   lags <- r$lag[, 1, 1]; acf <- r$acf[, 1, 1]
-  pos <- lags >= 0
-  k <- which.max(acf[pos])
-  list(t = t, v = v, resampled = on_grid, ccf_lag = lags, ccf = acf,
-       best_lag = lags[pos][k], best_r = acf[pos][k],
+  # The best lag: the Pearson correlation of the overlapping parts at each lag 0..12.
+  n <- length(on_grid)
+  lag_r <- sapply(0:12, function(k) cor(on_grid[(k + 1):n], curve[1:(n - k)]))
+  k <- which.max(lag_r)
+  list(t = t, v = v, resampled = on_grid, ccf_lag = lags, ccf = acf, lag_r = lag_r,
+       best_lag = k - 1, best_r = lag_r[k],
        peak_index = which.max(on_grid) - 1, peak_time = grid[which.max(on_grid)],
        peak_value = max(on_grid))
 })
