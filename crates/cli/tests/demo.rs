@@ -56,7 +56,7 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
         "time-perception/export/bids/sub-S001/ses-1/beh/sub-S001_ses-1_task-timeperception_events.tsv",
         "emotion-attribution/export/parquet/continuous.parquet",
         "memory-bias/recognition.csv",
-        "emotion-attribution/continuous.csv",
+        "emotion-attribution/curves/calm_to_tense.curve.csv",
         "README.md",
         "musictime/report.html",
         "musictime/results.json",
@@ -149,19 +149,27 @@ fn demo_simulates_exports_and_analyses_and_refuses_to_overwrite() {
     assert_eq!(results["n_rows"], 48, "{}", results["counts"]);
     assert_eq!(results["n_subjects"], 4);
 
-    // The emotion study's continuous valence, as a time course per music (1-s bins over 24 s).
+    // The emotion study's continuous valence and arousal, as time courses per music, each
+    // changing soundtrack followed with a lag (the simulated participants lag 2 s).
     let emotion: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.join("emotion-attribution/report/results.json")).unwrap(),
     )
     .unwrap();
-    let conditions = emotion["time_course"]["conditions"].as_object().unwrap();
-    let mut levels: Vec<&str> = conditions.keys().map(String::as_str).collect();
-    levels.sort_unstable();
-    assert_eq!(levels, ["calm_to_tense", "happy", "sad", "sad_to_happy"]);
-    assert!(
-        dir.join("emotion-attribution/report/time_course.svg")
-            .is_file()
-    );
+    let items = &emotion["continuous"]["items"];
+    for item in ["valence", "arousal"] {
+        let levels = items[item].as_object().unwrap();
+        let mut names: Vec<&str> = levels.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["calm_to_tense", "happy", "sad", "sad_to_happy"]);
+        for changing in ["calm_to_tense", "sad_to_happy"] {
+            let lag = levels[changing]["lag_ms"].as_f64().unwrap();
+            assert!((1000.0..=3000.0).contains(&lag), "{item} {changing}: {lag}");
+        }
+        assert!(
+            dir.join(format!("emotion-attribution/report/continuous_{item}.svg"))
+                .is_file()
+        );
+    }
 
     // The memory-bias recognition table has one row per old/new answer in a test trial:
     // 4 clips with music x 6 details + 2 clips without x 4 details per participant.

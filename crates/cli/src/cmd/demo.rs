@@ -51,8 +51,9 @@ struct Study {
     placeholder: &'static str,
     /// The factor whose ANOVA and pairwise comparisons the summary prints.
     factor: &'static str,
-    /// Whether the plan reads `continuous.csv`, the continuous ratings with each trial's music.
-    trace: bool,
+    /// Whether the plan analyses the continuous ratings (`[continuous]`): the demo adds the
+    /// designed affect curves the protocol declares as `[continuous.curves]`.
+    continuous: bool,
 }
 
 const STUDIES: [Study; 4] = [
@@ -64,7 +65,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_analysis.toml"),
         placeholder: "trials.csv",
         factor: "music",
-        trace: false,
+        continuous: false,
     },
     Study {
         protocol: "protocols/congruence.toml",
@@ -74,7 +75,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_congruence.toml"),
         placeholder: "trials.csv",
         factor: "music",
-        trace: false,
+        continuous: false,
     },
     Study {
         protocol: "protocols/emotion-attribution.toml",
@@ -84,7 +85,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_emotion.toml"),
         placeholder: "trials.csv",
         factor: "music",
-        trace: true,
+        continuous: true,
     },
     Study {
         protocol: "protocols/memory-bias.toml",
@@ -94,7 +95,7 @@ const STUDIES: [Study; 4] = [
         plan: include_str!("demo_memory.toml"),
         placeholder: "recognition.csv",
         factor: "detail",
-        trace: false,
+        continuous: false,
     },
 ];
 
@@ -270,14 +271,13 @@ fn run_study(
             keyword(&protocol.experiment().id)
         )
     };
-    if study.trace {
-        let table = trace_table(&data_dir)?;
-        cuelab_session::durable::write_durably(&dir.join("continuous.csv"), table.as_bytes())?;
-    }
-    let plan_text = study.plan.replace(
+    let mut plan_text = study.plan.replace(
         &format!("path = \"{}\"", study.placeholder),
         &format!("path = \"{data_file}\""),
     );
+    if study.continuous {
+        plan_text.push_str(&designed_curves(&protocol, &dir)?);
+    }
     let plan_path = dir.join("analysis.toml");
     cuelab_session::durable::write_durably(&plan_path, plan_text.as_bytes())?;
     let plan = Plan::parse(&plan_text, &plan_path)
@@ -362,68 +362,25 @@ fn recognition_table(protocol: &Protocol, data_dir: &Path) -> anyhow::Result<Str
     Ok(csv)
 }
 
-/// The continuous ratings of test trials, one row per sample: `participant`, `trial_index`,
-/// `music` (the trial's level), `t_s` (seconds from clip onset), then one column per rated
-/// dimension (`valence`, `arousal`).
-fn trace_table(data_dir: &Path) -> anyhow::Result<String> {
-    let sessions = cuelab_export::collect(&[data_dir.to_path_buf()])?;
-    let tables = cuelab_export::build(&sessions);
-    let t = &tables.trials;
-    let mut music = std::collections::BTreeMap::new();
-    for i in 0..t.len() {
-        if *t.get(i, "practice") == Value::Bool(true) {
-            continue;
+/// The designed affect curve of every test soundtrack the protocol declares one for, written to
+/// `DIR/curves/<id>.curve.csv` (`t_s,valence,arousal`), as the plan's `[continuous.curves]`
+/// section (the music levels are soundtrack ids).
+fn designed_curves(protocol: &Protocol, dir: &Path) -> anyhow::Result<String> {
+    let curves_dir = dir.join("curves");
+    std::fs::create_dir_all(&curves_dir)
+        .with_context(|| format!("creating {}", curves_dir.display()))?;
+    let mut section = String::from("\n[continuous.curves]\n");
+    for s in protocol.soundtracks().iter().filter(|s| !s.practice) {
+        let Some(curve) = &s.curve else { continue };
+        let mut csv = String::from("t_s,valence,arousal\n");
+        for p in curve {
+            let _ = writeln!(csv, "{},{},{}", p.t_s, p.valence, p.arousal);
         }
-        music.insert(
-            (text(t.get(i, "participant")), text(t.get(i, "trial_index"))),
-            text(t.get(i, "music")),
-        );
+        let file = format!("curves/{}.curve.csv", s.id);
+        cuelab_session::durable::write_durably(&dir.join(&file), csv.as_bytes())?;
+        let _ = writeln!(section, "\"{}\" = \"{file}\"", s.id);
     }
-    // (participant, trial, t_ms) -> dimension -> value; a BTreeMap keeps trials in order.
-    type Sample = (String, String, i64);
-    let mut samples: std::collections::BTreeMap<Sample, std::collections::BTreeMap<String, f64>> =
-        std::collections::BTreeMap::new();
-    let mut dims = std::collections::BTreeSet::new();
-    let c = &tables.continuous;
-    for i in 0..c.len() {
-        let key = (text(c.get(i, "participant")), text(c.get(i, "trial_index")));
-        if !music.contains_key(&key) {
-            continue;
-        }
-        let t_ms = match c.get(i, "t_ms") {
-            Value::Int(v) => *v,
-            Value::Float(v) => v.round() as i64,
-            _ => continue,
-        };
-        let Value::Float(value) = c.get(i, "value") else {
-            continue;
-        };
-        let dim = text(c.get(i, "item"));
-        dims.insert(dim.clone());
-        samples
-            .entry((key.0, key.1, t_ms))
-            .or_default()
-            .insert(dim, *value);
-    }
-    let mut csv = String::from("participant,trial_index,music,t_s");
-    for d in &dims {
-        let _ = write!(csv, ",{d}");
-    }
-    csv.push('\n');
-    for ((participant, trial, t_ms), values) in &samples {
-        let m = &music[&(participant.clone(), trial.clone())];
-        let _ = write!(csv, "{participant},{trial},{m},{}", *t_ms as f64 / 1000.0);
-        for d in &dims {
-            match values.get(d) {
-                Some(v) => {
-                    let _ = write!(csv, ",{v}");
-                }
-                None => csv.push(','),
-            }
-        }
-        csv.push('\n');
-    }
-    Ok(csv)
+    Ok(section)
 }
 
 /// A table value as CSV text.
