@@ -427,6 +427,12 @@ pub struct AdHocDesign {
     pub between: Vec<String>,
     /// Mixed models as lme4 formulas (`RT ~ a + (1 + a | participant) + (1 | item)`).
     pub lmm: Vec<String>,
+    /// A derived within factor `congruence` (congruent / incongruent) from two factor columns
+    /// and the stated congruent pairs (none stated: congruent when the levels are equal). It is
+    /// analysed as a within factor unless the design already names it.
+    pub congruence: Option<plan::Congruence>,
+    /// Continuous ratings as time courses, joined to the analysed trials.
+    pub continuous: Option<plan::ContinuousSpec>,
 }
 
 impl AdHocDesign {
@@ -445,7 +451,41 @@ impl AdHocDesign {
 
     /// The equivalent plan (data path as given, results left to "everything that applies";
     /// with formulas, those models plus the ANOVA and pairwise comparisons of the factors).
+    ///
+    /// On a cuelab export directory, practice and flagged trials are left out, as every bundled
+    /// plan does (the exclusions table of the results says how many).
     pub fn to_plan(&self, data: &Path) -> Plan {
+        let mut within = self.within.clone();
+        let mut derive = Vec::new();
+        if let Some(c) = &self.congruence {
+            derive.push(plan::Derived {
+                name: CONGRUENCE.to_string(),
+                ratio: None,
+                log_ratio: None,
+                congruence: Some(c.clone()),
+            });
+            if !within.iter().chain(&self.between).any(|f| f == CONGRUENCE) {
+                within.push(CONGRUENCE.to_string());
+            }
+        }
+        let (columns, exclude) = if data.is_dir() {
+            use cuelab_core::schema::{FLAGGED, PRACTICE};
+            let columns = [PRACTICE, FLAGGED]
+                .into_iter()
+                .map(|c| (c.to_string(), plan::ColumnType::Bool))
+                .collect();
+            let exclude = plan::Exclusions {
+                incorrect: Some(plan::KeepIf {
+                    column: PRACTICE.to_string(),
+                    value: Some("false".to_string()),
+                }),
+                flagged: Some(FLAGGED.to_string()),
+                ..Default::default()
+            };
+            (columns, exclude)
+        } else {
+            Default::default()
+        };
         let mut results = plan::Results::default();
         if !self.lmm.is_empty() {
             results.lmm = self
@@ -463,15 +503,14 @@ impl AdHocDesign {
                     random: None,
                 })
                 .collect();
-            if !self.within.is_empty() || !self.between.is_empty() {
+            if !within.is_empty() || !self.between.is_empty() {
                 results.anova.push(plan::AnovaSpec {
                     name: "anova".to_string(),
                     within: None,
                     between: None,
                 });
             }
-            results.pairwise = self
-                .within
+            results.pairwise = within
                 .iter()
                 .map(|f| plan::PairwiseSpec { factor: f.clone() })
                 .collect();
@@ -481,15 +520,15 @@ impl AdHocDesign {
             title: None,
             data: plan::DataSpec {
                 path: data.to_path_buf(),
-                columns: Default::default(),
+                columns,
             },
-            exclude: Default::default(),
-            derive: Vec::new(),
+            exclude,
+            derive,
             design: plan::Design {
                 dv: self.dv.clone(),
                 subject: self.subject.clone(),
                 item: self.item.clone(),
-                within: self.within.clone(),
+                within,
                 between: self.between.clone(),
                 levels: Default::default(),
                 reference: Default::default(),
@@ -497,10 +536,13 @@ impl AdHocDesign {
             results,
             time_course: None,
             sdt: None,
-            continuous: None,
+            continuous: self.continuous.clone(),
         }
     }
 }
+
+/// The derived factor of [`AdHocDesign::congruence`].
+const CONGRUENCE: &str = "congruence";
 
 /// One plan of [`reproduce`]: its outcome and the comparison with its expected file.
 #[derive(Debug)]

@@ -152,15 +152,31 @@ fn analyze_matches_r(plan: &str) -> serde_json::Value {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "stderr: {}", text(&o.stderr));
-    let read = |p: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    let results = read(&out.join("results.json"));
-    let expected = read(&repo().join(format!("analysis/{plan}.expected.json")));
+    let results = read_json(&out.join("results.json"));
+    let compared = compare_with_r(plan, &results, &|p| Some(p.to_string()));
+    assert!(compared > 100, "{plan}: {compared} values");
+    std::fs::remove_dir_all(out).unwrap();
+    results
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Compares the values `analysis/<plan>.expected.json` records (R's) with `results`, each
+/// within its tolerance: every recorded pointer that `select` maps to a pointer of `results`
+/// (`None`: not compared). Returns how many were compared.
+fn compare_with_r(
+    plan: &str,
+    results: &serde_json::Value,
+    select: &dyn Fn(&str) -> Option<String>,
+) -> usize {
+    let expected = read_json(&repo().join(format!("analysis/{plan}.expected.json")));
     let default_rel = expected["tolerance"]["relative"].as_f64().unwrap();
     let values = expected["values"].as_object().unwrap();
-    assert!(values.len() > 100, "{plan}: {} values", values.len());
+    let mut compared = 0;
     for (pointer, want) in values {
+        let Some(at) = select(pointer) else { continue };
         let (want, rel, abs) = match want {
             serde_json::Value::Object(o) => (
                 o["value"].as_f64().unwrap(),
@@ -171,18 +187,144 @@ fn analyze_matches_r(plan: &str) -> serde_json::Value {
             ),
             v => (v.as_f64().unwrap(), default_rel, 0.0),
         };
-        let got = match results.pointer(pointer) {
+        let got = match results.pointer(&at) {
             Some(serde_json::Value::Bool(b)) => f64::from(u8::from(*b)),
-            Some(v) => v.as_f64().unwrap_or_else(|| panic!("{plan}{pointer}: {v}")),
-            None => panic!("{plan}: no {pointer} in results.json"),
+            Some(v) => v.as_f64().unwrap_or_else(|| panic!("{plan}{at}: {v}")),
+            None => panic!("{plan}: no {at} in the results"),
         };
         assert!(
             (got - want).abs() <= abs.max(rel * want.abs()),
-            "{plan}{pointer}: R {want}, cuelab {got}"
+            "{plan}{pointer}: R {want}, cuelab {got} (at {at})"
+        );
+        compared += 1;
+    }
+    compared
+}
+
+#[test]
+fn analyze_quick_mode_on_an_export_gives_the_congruence_paradigm_as_r() {
+    // No plan: the congruence of clip and music from the pairs on the command line, practice
+    // and flagged trials left out because the data is a cuelab export.
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "datasets/congruence/export",
+        "--dv",
+        "fit",
+        "--subject",
+        "participant",
+        "--item",
+        "clip",
+        "--congruence",
+        "clip,music",
+        "--congruent",
+        "approach:relaxing,chase:scary,hide:sad,hide:scary",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    let results: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The plan names its congruence ANOVA `congruence`; the quick mode's is `anova`.
+    let compared = compare_with_r("congruence", &results, &|p| {
+        if p.starts_with("/congruence/") {
+            Some(p.to_string())
+        } else {
+            p.strip_prefix("/anova/congruence/")
+                .map(|rest| format!("/anova/anova/{rest}"))
+        }
+    });
+    assert!(compared >= 20, "{compared} values compared");
+    assert_eq!(results["counts"]["read"], 312);
+    assert_eq!(
+        results["counts"]["analysed"], 288,
+        "practice trials left out"
+    );
+
+    // A pair naming no level of the data is an error, as in a plan; so is a malformed pair.
+    for (pairs, says) in [
+        ("approach:relaxing,nowhere:sad", "nowhere"),
+        ("approach-relaxing", "give a pair as"),
+    ] {
+        let o = cuelab(&[
+            "analyze",
+            "--data",
+            "datasets/congruence/export",
+            "--dv",
+            "fit",
+            "--subject",
+            "participant",
+            "--congruence",
+            "clip,music",
+            "--congruent",
+            pairs,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{pairs}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(says),
+            "{pairs}: {}",
+            text(&o.stderr)
         );
     }
-    std::fs::remove_dir_all(out).unwrap();
-    results
+}
+
+#[test]
+fn analyze_quick_mode_gives_continuous_time_courses_as_r() {
+    let music = "protocols/stimuli/generated/music";
+    let curves = [
+        format!("happy={music}/arousing.curve.csv"),
+        format!("sad={music}/sad.curve.csv"),
+        format!("calm_to_tense={music}/calm_to_tense.curve.csv"),
+        format!("sad_to_happy={music}/sad_to_happy.curve.csv"),
+    ];
+    let mut args = vec![
+        "analyze",
+        "--data",
+        "datasets/emotion-attribution/export",
+        "--dv",
+        "sam_arousal",
+        "--subject",
+        "participant",
+        "--within",
+        "music",
+        "--continuous",
+        "datasets/emotion-attribution/export/parquet/continuous.parquet",
+        "--condition",
+        "music",
+        "--items",
+        "valence,arousal",
+        "--format",
+        "json",
+    ];
+    for c in &curves {
+        args.extend(["--curve", c.as_str()]);
+    }
+    let o = cuelab(&args);
+    assert!(o.status.success(), "stderr: {}", text(&o.stderr));
+    let results: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let compared = compare_with_r("emotion_timecourse", &results, &|p| {
+        p.starts_with("/continuous/").then(|| p.to_string())
+    });
+    assert!(compared > 1000, "{compared} values compared");
+
+    let o = cuelab(&[
+        "analyze",
+        "--data",
+        "datasets/emotion-attribution/export",
+        "--dv",
+        "sam_arousal",
+        "--subject",
+        "participant",
+        "--continuous",
+        "datasets/emotion-attribution/export/parquet/continuous.parquet",
+        "--items",
+        "valence",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--condition"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

@@ -36,6 +36,34 @@ pub struct Args {
     /// --dv and --subject, the response and the first grouping factor take those roles.
     #[arg(long)]
     lmm: Vec<String>,
+    /// Congruence paradigm (without a plan): two factor columns, `A,B` (e.g. `clip,music`),
+    /// whose pairing derives a within factor `congruence` (congruent / incongruent).
+    #[arg(long, value_delimiter = ',')]
+    congruence: Vec<String>,
+    /// The congruent pairs of --congruence, `a:b` comma-separated (`approach:relaxing,
+    /// chase:scary`); every other pair is incongruent. Without it, equal levels are congruent.
+    #[arg(long, value_delimiter = ',')]
+    congruent: Vec<String>,
+    /// Continuous ratings (without a plan): cuelab's continuous table (CSV or Parquet), analysed
+    /// as time courses per --condition and joined to the analysed trials.
+    #[arg(long)]
+    continuous: Option<PathBuf>,
+    /// The trials column whose levels the time courses are compared across (with --continuous).
+    #[arg(long)]
+    condition: Option<String>,
+    /// The rated dimensions to analyse, comma-separated (with --continuous; e.g. `valence,arousal`).
+    #[arg(long, value_delimiter = ',')]
+    items: Vec<String>,
+    /// Step of the common time grid, ms (with --continuous).
+    #[arg(long, default_value_t = 500.0)]
+    grid_ms: f64,
+    /// Largest lag tried against the designed curves, ms (with --continuous; default 5000).
+    #[arg(long)]
+    max_lag_ms: Option<f64>,
+    /// A designed affect curve, `LEVEL=FILE` (`t_s` plus one column per item, as cuelab's
+    /// `*.curve.csv`), repeatable (with --continuous).
+    #[arg(long)]
+    curve: Vec<String>,
     /// Output directory. Without it, the results are printed (Markdown, or JSON with
     /// `--format json`).
     #[arg(long)]
@@ -75,12 +103,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         || args.item.is_some()
         || !args.within.is_empty()
         || !args.between.is_empty()
-        || !args.lmm.is_empty();
+        || !args.lmm.is_empty()
+        || !args.congruence.is_empty()
+        || !args.congruent.is_empty()
+        || args.continuous.is_some()
+        || args.condition.is_some()
+        || !args.items.is_empty()
+        || !args.curve.is_empty();
     let (plan, plan_path, data) = match &args.plan {
         Some(path) => {
             if adhoc_given {
                 return Err(invalid(
-                    "give either a PLAN or --dv/--subject/--item/--within/--between/--lmm, not both",
+                    "give either a PLAN or --dv/--subject/--item/--within/--between/--lmm/--congruence/--continuous, not both",
                 ));
             }
             (
@@ -115,6 +149,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 within: args.within.clone(),
                 between: args.between.clone(),
                 lmm: args.lmm.clone(),
+                congruence: congruence(&args.congruence, &args.congruent)?,
+                continuous: continuous(&args)?,
             };
             // Relative paths are then relative to the working directory.
             (design.to_plan(data), PathBuf::from("./options"), None)
@@ -173,4 +209,102 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--congruence A,B` and `--congruent a:b,...` as the plan's congruence.
+fn congruence(
+    columns: &[String],
+    pairs: &[String],
+) -> anyhow::Result<Option<cuelab_analysis::plan::Congruence>> {
+    if columns.is_empty() {
+        if !pairs.is_empty() {
+            return Err(invalid(
+                "--congruent needs --congruence A,B (the two factor columns)",
+            ));
+        }
+        return Ok(None);
+    }
+    let [a, b] = columns else {
+        return Err(invalid(format!(
+            "--congruence takes two factor columns, `A,B` (e.g. clip,music); got {}",
+            columns.join(",")
+        )));
+    };
+    let mut congruent: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for pair in pairs {
+        let Some((x, y)) = pair
+            .split_once(':')
+            .filter(|(x, y)| !x.is_empty() && !y.is_empty())
+        else {
+            return Err(invalid(format!(
+                "--congruent `{pair}`: give a pair as `{a}-level:{b}-level`, e.g. approach:relaxing"
+            )));
+        };
+        congruent
+            .entry(x.to_string())
+            .or_default()
+            .push(y.to_string());
+    }
+    Ok(Some(cuelab_analysis::plan::Congruence {
+        a: a.clone(),
+        b: b.clone(),
+        congruent: (!congruent.is_empty()).then_some(congruent),
+    }))
+}
+
+/// `--continuous FILE --condition COL --items a,b [--grid-ms] [--max-lag-ms] [--curve L=F]` as
+/// the plan's continuous section.
+fn continuous(args: &Args) -> anyhow::Result<Option<cuelab_analysis::plan::ContinuousSpec>> {
+    let Some(path) = &args.continuous else {
+        if args.condition.is_some() || !args.items.is_empty() || !args.curve.is_empty() {
+            return Err(invalid(
+                "--condition, --items and --curve describe --continuous FILE: give it too",
+            ));
+        }
+        return Ok(None);
+    };
+    let (Some(condition), false) = (&args.condition, args.items.is_empty()) else {
+        return Err(invalid(
+            "--continuous needs --condition COL (the trials column to compare) and --items a,b (the rated dimensions)",
+        ));
+    };
+    if !(args.grid_ms.is_finite() && args.grid_ms > 0.0) {
+        return Err(invalid(format!(
+            "--grid-ms {}: give a positive step in ms",
+            args.grid_ms
+        )));
+    }
+    if let Some(lag) = args.max_lag_ms
+        && !(lag.is_finite() && lag >= 0.0)
+    {
+        return Err(invalid(format!(
+            "--max-lag-ms {lag}: give a lag of 0 ms or more"
+        )));
+    }
+    let mut curves = std::collections::BTreeMap::new();
+    for c in &args.curve {
+        let Some((level, file)) = c
+            .split_once('=')
+            .filter(|(l, f)| !l.is_empty() && !f.is_empty())
+        else {
+            return Err(invalid(format!(
+                "--curve `{c}`: give LEVEL=FILE, e.g. calm_to_tense=calm_to_tense.curve.csv"
+            )));
+        };
+        if curves
+            .insert(level.to_string(), PathBuf::from(file))
+            .is_some()
+        {
+            return Err(invalid(format!("--curve: level `{level}` given twice")));
+        }
+    }
+    Ok(Some(cuelab_analysis::plan::ContinuousSpec {
+        path: path.clone(),
+        condition: condition.clone(),
+        items: args.items.clone(),
+        step: None,
+        grid_ms: args.grid_ms,
+        max_lag_ms: args.max_lag_ms,
+        curves,
+    }))
 }
