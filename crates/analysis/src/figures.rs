@@ -635,7 +635,9 @@ fn draw_histogram<DB: DrawingBackend>(
     } else {
         x
     };
-    let n_bins = 30usize;
+    // An odd number of bins puts the centre of the axis (where identical values are) in the
+    // middle of a bin rather than on an edge.
+    let n_bins = 31usize;
     let width = (x.end - x.start) / n_bins as f64;
     let mut counts = vec![0usize; n_bins];
     for &v in values.iter().filter(|v| v.is_finite()) {
