@@ -404,7 +404,15 @@ fn x_labels_for<DB: DrawingBackend>(
             .map_or(t.chars().count() as f64 * 8.0 * s, |(w, _)| f64::from(w))
     };
     let slot = plot_width / labels.len().max(1) as f64;
-    layout_x_labels(labels, slot, 16.0 * s, max_area * s, &width)
+    // Shortening measures prefix after prefix, so a hostile level name of a million characters
+    // would take forever; no label longer than this fits any axis (a character is at least
+    // 3 units wide, the widest slot under 720), so cutting here changes nothing drawn.
+    const MAX_LABEL_CHARS: usize = 256;
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|l| l.chars().take(MAX_LABEL_CHARS).collect())
+        .collect();
+    layout_x_labels(&labels, slot, 16.0 * s, max_area * s, &width)
 }
 
 /// Draws `layout` below the plotting area whose bottom edge is at `top`, label `i` centred at
@@ -1115,6 +1123,27 @@ mod tests {
             .collect();
         let fig = cell_means(&points, &[], "y", "t", None).unwrap();
         assert!(fig.svg.matches("rotate(90").count() >= long.len());
+    }
+
+    #[test]
+    fn a_huge_level_name_is_shortened_and_finishes() {
+        let huge = "x".repeat(1_000_000);
+        let points = vec![
+            MeanPoint {
+                label: format!("{huge}:{huge}"),
+                mean: 1.0,
+                lower: 0.5,
+                upper: 1.5,
+            },
+            MeanPoint {
+                label: "b".into(),
+                mean: 1.0,
+                lower: 0.5,
+                upper: 1.5,
+            },
+        ];
+        let fig = finishes(move || cell_means(&points, &[], "y", "t", None).unwrap());
+        assert!(fig.svg.contains('…') && fig.svg.len() < 100_000);
     }
 
     #[test]
