@@ -13,7 +13,8 @@
 //! buffer_frames = 512
 //! bias_ms = -7.8
 //! measured = "2026-11-29T22:55:00+00:00"
-//! clicks = 60
+//! clicks = 180
+//! rounds = [-7.9, -7.8, -7.6]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,10 @@ pub struct Profile {
     pub measured: String,
     /// Clicks the median is taken over.
     pub clicks: usize,
+    /// The bias of each measurement (`--rounds`, each on a freshly opened stream), ms; the
+    /// stored bias is their median.
+    #[serde(default)]
+    pub rounds: Vec<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,13 +128,18 @@ fn render(profiles: &[Profile]) -> String {
     let mut out = String::from("# cuelab audio calibration (cuelab check --calibrate)\n");
     for p in profiles {
         out.push_str(&format!(
-            "\n[[profile]]\ndevice = {}\nsample_rate = {}\nbuffer_frames = {}\nbias_ms = {:?}\nmeasured = {}\nclicks = {}\n",
+            "\n[[profile]]\ndevice = {}\nsample_rate = {}\nbuffer_frames = {}\nbias_ms = {:?}\nmeasured = {}\nclicks = {}\nrounds = [{}]\n",
             q(&p.device),
             p.sample_rate,
             p.buffer_frames,
             p.bias_ms,
             q(&p.measured),
-            p.clicks
+            p.clicks,
+            p.rounds
+                .iter()
+                .map(|b| format!("{b:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out
@@ -147,6 +157,7 @@ mod tests {
             bias_ms,
             measured: "2026-11-29T22:55:00+00:00".into(),
             clicks: 60,
+            rounds: vec![bias_ms - 0.1, bias_ms, bias_ms + 0.2],
         }
     }
 
@@ -162,6 +173,11 @@ mod tests {
         let all = read(&path).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(lookup(&all, "pulse", 48_000, 512).unwrap().bias_ms, -7.6);
+        // The rounds survive the round trip exactly.
+        assert_eq!(
+            lookup(&all, "pulse", 48_000, 512).unwrap().rounds,
+            vec![-7.6 - 0.1, -7.6, -7.6 + 0.2]
+        );
         assert!(lookup(&all, "pulse", 44_100, 512).is_none());
         assert!(lookup(&all, "pulse", 48_000, 256).is_none());
         let _ = std::fs::remove_dir_all(&dir);

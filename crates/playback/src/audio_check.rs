@@ -10,6 +10,10 @@
 //!   each click's first sample) against the scheduled instants. This checks sample placement and
 //!   the clock mapping but trusts the device's timestamps.
 //! - [`OnsetMethod::VirtualDevice`]: on the virtual device, where timestamps are exact.
+//!
+//! With a loopback, [`AudioCheckReport::loopback_bias`] pairs every heard click with the
+//! engine's device-timestamp onset of the same click: the bias of the audio path, which
+//! `cuelab check --calibrate` stores and `cuelab run` adds to every measured onset.
 
 use std::time::Duration;
 
@@ -18,7 +22,9 @@ use cuelab_core::SessionTime;
 use crate::clock::{Clock, MonotonicClock, VirtualClock};
 use crate::cpal_device::{CaptureBlock, CpalInput, DeviceError, open_input, open_output};
 use crate::engine::{CallbackTiming, Engine, EngineConfig, Event};
-use crate::loopback::{CaptureTimeline, ErrorSummary, click, find_onsets, match_onsets, summarize};
+use crate::loopback::{
+    CaptureTimeline, ErrorSummary, click, find_onsets, match_onsets_indexed, summarize,
+};
 use crate::virtual_device::VirtualDevice;
 
 /// Which device to check.
@@ -128,6 +134,10 @@ pub struct AudioCheckReport {
     pub method: OnsetMethod,
     /// Onset error from the device timestamps, whatever `method` is.
     pub device_timestamp_error: Option<ErrorSummary>,
+    /// The audio path's bias: loopback onset − device-timestamp onset, paired click by click
+    /// (so a click the engine placed late, or an underrun that moved a stretch of clicks, moves
+    /// both and cancels). What `cuelab check --calibrate` stores; `None` without loopback.
+    pub loopback_bias: Option<ErrorSummary>,
     /// Xruns during the measurement (after warm-up).
     pub xruns: u64,
     /// Why loopback was not used, if it was not.
@@ -422,6 +432,7 @@ fn run_virtual(options: &AudioCheckOptions) -> Result<AudioCheckReport, AudioChe
         onset_error: summary,
         method: OnsetMethod::VirtualDevice,
         device_timestamp_error: Some(summary),
+        loopback_bias: None,
         xruns: engine.stats().xruns(),
         loopback_note: Some("virtual device: no loopback".to_string()),
     })
@@ -495,6 +506,7 @@ fn run_device(
     let device_summary = summarize(&timestamp_errors(&starts));
 
     let mut loopback_summary = None;
+    let mut loopback_bias = None;
     if let Some(r) = recorder.take() {
         let recording = r.finish();
         let min_gap = (options.sample_rate / 20) as usize; // 50 ms of quiet
@@ -503,7 +515,7 @@ fn run_device(
             .iter()
             .filter_map(|&f| recording.time_of(f as u64))
             .collect();
-        let errors = match_onsets(
+        let matched = match_onsets_indexed(
             &schedule,
             &measured,
             (
@@ -512,6 +524,25 @@ fn run_device(
             ),
             SessionTime::from_millis(10),
         );
+        let errors: Vec<f64> = matched.iter().map(|(_, e)| *e).collect();
+        // The bias pairs each heard click with the engine's device-timestamp onset of a
+        // click rather than with its scheduled instant: an underrun that shifts a stretch of
+        // clicks (and the engine's clock mapping with them) shifts both and cancels, where a
+        // single latency against the schedule would lose the clicks after the shift.
+        let device_onsets: Vec<SessionTime> = starts.iter().map(|(_, onset)| *onset).collect();
+        let paired = match_onsets_indexed(
+            &device_onsets,
+            &measured,
+            (
+                SessionTime::from_millis(-150),
+                SessionTime::from_millis(150),
+            ),
+            SessionTime::from_millis(5),
+        );
+        if paired.len() * 2 >= schedule.len() {
+            let biases: Vec<f64> = paired.iter().map(|(_, b)| *b).collect();
+            loopback_bias = summarize(&biases);
+        }
         if errors.len() * 2 >= schedule.len() {
             loopback_summary = summarize(&errors);
         } else {
@@ -539,6 +570,7 @@ fn run_device(
         onset_error,
         method,
         device_timestamp_error: device_summary,
+        loopback_bias,
         xruns,
         loopback_note,
     })

@@ -12,6 +12,25 @@
 //! A device that cannot be found or opened is an error; there is no silent fallback to another
 //! device or to the virtual one.
 //!
+//! # Where the playback time comes from
+//!
+//! cpal's playback instant is the callback instant plus the delay ALSA reports. On a sound
+//! card's own PCM that delay is the hardware's. Through the ALSA PulseAudio plugin it is
+//! PulseAudio's latency estimate, and that estimate carries an offset of its own that changes
+//! from one stream to the next: on the null sink, over runs of `cuelab check`, the reported
+//! latency (mean playback − callback) came out 13.8, 13.9, 14.1, 15.5, 18.9 and 8.1 ms while
+//! the loopback recording showed the sound at the same place relative to the callbacks every
+//! time (loopback − callback, the bias plus the reported latency: 6.43–6.55 ms in four runs of
+//! six) — so one calibration could not hold for the next stream. For such devices
+//! ([`TimestampSource::for_device`]: `pulse`, `pipewire`, `default`) the playback time is
+//! instead the *callback phase*: the low envelope of the callbacks' instants against the frames
+//! rendered so far (a callback is never early, only woken late; the envelope follows an
+//! earlier one at once and rises slowly), plus the configured buffer's length. It follows the
+//! stream's steady pace (frames played at the rate, callbacks woken by the server's requests)
+//! and ignores the plugin's estimate; what stays constant from one stream to the next is the
+//! machine's bias, which `cuelab check --calibrate` measures. An underrun (or a persistent
+//! jump) re-anchors it.
+//!
 //! Streams are opened from a thread whose nice value is raised to [`AUDIO_NICE`] for the
 //! duration (where the process may: root, or `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows
 //! it): the threads the stream starts — cpal's worker that runs the callback, and the ALSA
@@ -157,6 +176,117 @@ impl OffsetEstimator {
     }
 }
 
+/// How the playback time of a buffer is estimated (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampSource {
+    /// The callback instant plus the delay the device reports (a sound card's own PCM).
+    DeviceDelay,
+    /// The low envelope of the callback instants against the frames rendered, plus the
+    /// buffer's length (sound servers reached through an ALSA plugin).
+    CallbackPhase,
+}
+
+impl TimestampSource {
+    /// `CallbackPhase` for the ALSA devices that route to a sound server (`pulse`, `pipewire`,
+    /// and `default`, which does on a desktop), `DeviceDelay` for the rest (`hw:…`,
+    /// `plughw:…`, `sysdefault:…`).
+    pub fn for_device(name: &str) -> Self {
+        match name {
+            "pulse" | "pipewire" | "default" => Self::CallbackPhase,
+            _ => Self::DeviceDelay,
+        }
+    }
+}
+
+/// The callback-phase playback clock (see [`TimestampSource::CallbackPhase`]). Plain
+/// arithmetic: it runs in the audio callback.
+#[derive(Debug, Clone, Copy)]
+struct CallbackClock {
+    ns_per_frame: f64,
+    /// Added to the line: the configured buffer's length.
+    latency_ns: f64,
+    /// Frames rendered before the current callback.
+    frames: i64,
+    /// The envelope: the earliest callback instant of frame 0 lately seen, ns (`None` until
+    /// the first callback).
+    phase: Option<f64>,
+    /// Consecutive callbacks far later than the envelope.
+    off_line: u32,
+    /// Frames since the envelope was (re)anchored.
+    since_anchor: i64,
+}
+
+/// The envelope rises by this fraction of the gap to a later callback (it follows a device
+/// slower than nominal, and forgets an early outlier, within a few hundred callbacks).
+const RISE: f64 = 1.0 / 256.0;
+/// A stream's first callbacks come late (its start) and then back to back (its buffer
+/// filling): for this long the envelope is only watched, and the renderer is not called (the
+/// callback plays silence), so the engine's clock mapping never sees the start-up transient — a
+/// step of ~12 ms in its first updates pushes its rate estimate to the limit, and it takes tens
+/// of seconds to come back.
+const SETTLE_NS: f64 = 300e6;
+/// A callback this much later than the envelope, three times running, is a jump (an underrun
+/// the error callback did not report): the envelope is anchored again.
+const JUMP_NS: f64 = 20e6;
+
+impl CallbackClock {
+    fn new(rate: u32, buffer_frames: u32) -> Self {
+        let ns_per_frame = 1e9 / f64::from(rate.max(1));
+        Self {
+            ns_per_frame,
+            latency_ns: f64::from(buffer_frames) * ns_per_frame,
+            frames: 0,
+            phase: None,
+            off_line: 0,
+            since_anchor: 0,
+        }
+    }
+
+    /// The envelope has settled since it was (re)anchored.
+    fn settled(&self) -> bool {
+        self.since_anchor as f64 * self.ns_per_frame >= SETTLE_NS
+    }
+
+    /// Forgets the line (after an underrun).
+    fn reanchor(&mut self) {
+        self.phase = None;
+        self.off_line = 0;
+        self.since_anchor = 0;
+    }
+
+    /// A callback at session time `callback_ns` for `n_frames` frames: returns the playback
+    /// time of its first frame, ns.
+    fn update(&mut self, callback_ns: i64, n_frames: usize) -> i64 {
+        let at = self.frames as f64 * self.ns_per_frame;
+        let sample = callback_ns as f64 - at;
+        let phase = match self.phase {
+            None => sample,
+            Some(p) if sample <= p => {
+                self.off_line = 0;
+                sample
+            }
+            Some(p) if sample - p > JUMP_NS => {
+                self.off_line += 1;
+                if self.off_line >= 3 {
+                    self.off_line = 0;
+                    self.since_anchor = 0;
+                    sample
+                } else {
+                    p
+                }
+            }
+            Some(p) => {
+                self.off_line = 0;
+                p + (sample - p) * RISE
+            }
+        };
+        self.phase = Some(phase);
+        self.frames += n_frames as i64;
+        self.since_anchor += n_frames as i64;
+        (phase + at + self.latency_ns).round() as i64
+    }
+}
+
 /// The nice value of the threads a stream starts (PulseAudio's own `--high-priority` value).
 pub const AUDIO_NICE: i32 = -11;
 
@@ -254,17 +384,41 @@ pub fn open_output(
     let err_stats = Arc::clone(&stats);
     let mut renderer: Renderer = renderer;
     let mut offset = OffsetEstimator::default();
+    let source = TimestampSource::for_device(&name);
+    let mut line = CallbackClock::new(config.sample_rate, config.buffer_frames);
+    let channels = usize::from(config.channels.max(1));
+    // Underruns reported by the error callback, seen by the data callback (which re-anchors
+    // the callback-phase line).
+    let underruns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let underruns_seen = Arc::clone(&underruns);
+    let mut underruns_handled = 0u64;
     let data_callback = move |data: &mut [f32], info: &cpal::OutputCallbackInfo| {
         let now = clock.now();
         let ts = info.timestamp();
         let off = offset.update(now, instant_ns(ts.callback));
-        let playback = SessionTime(instant_ns(ts.playback) + off);
         let callback = SessionTime(instant_ns(ts.callback) + off);
+        let playback = match source {
+            TimestampSource::DeviceDelay => SessionTime(instant_ns(ts.playback) + off),
+            TimestampSource::CallbackPhase => {
+                let n = underruns_seen.load(std::sync::atomic::Ordering::Relaxed);
+                if n != underruns_handled {
+                    underruns_handled = n;
+                    line.reanchor();
+                }
+                let p = SessionTime(line.update(callback.as_nanos(), data.len() / channels));
+                if !line.settled() {
+                    data.fill(0.0);
+                    return;
+                }
+                p
+            }
+        };
         renderer.render(data, playback, callback);
     };
     let error_callback = move |err: cpal::Error| {
         if err.kind() == cpal::ErrorKind::Xrun {
             err_stats.add_device_xrun();
+            underruns.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         } else {
             err_stats.add_device_error();
         }
@@ -415,6 +569,56 @@ pub fn open_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_callback_phase_ignores_jitter_and_reanchors_after_a_jump() {
+        // 48 kHz, 480-frame callbacks every 10 ms, woken 0-3 ms late in a repeating pattern.
+        let mut line = CallbackClock::new(48_000, 512);
+        let latency = 512.0 * 1e9 / 48_000.0;
+        let late = [0.0, 3e6, 1e6, 2e6];
+        let mut out = Vec::new();
+        for k in 0..1000 {
+            let callback = 5e9 + k as f64 * 10e6 + late[k % 4];
+            out.push(line.update(callback as i64, 480));
+        }
+        // Buffer k plays at 5 s + 10 ms·k (the callbacks that were not late) + the buffer's
+        // length, within a few tens of microseconds: the lateness is ignored.
+        for (k, &p) in out.iter().enumerate().skip(4) {
+            let want = 5e9 + k as f64 * 10e6 + latency;
+            assert!((p as f64 - want).abs() < 50e3, "buffer {k}: {p} vs {want}");
+        }
+        // The first callbacks of a stream come late (its start) and then back to back (its
+        // buffer filling): the envelope takes the steady pace as soon as it shows.
+        // (As measured through the PulseAudio plugin: 341-frame callbacks at 5.53, 5.63 and
+        // 7.78 ms, then every 7.1 ms.)
+        let mut start = CallbackClock::new(48_000, 512);
+        start.update(5_526_000, 341);
+        start.update(5_633_000, 341);
+        let steady = start.update(7_777_000, 341);
+        assert!((steady as f64 - (7.777e6 + latency)).abs() < 1.0);
+        let next = start.update(7_777_000 + 7_104_167, 341);
+        assert!((next as f64 - (7.777e6 + 7.104167e6 + latency)).abs() < 10.0);
+        // A 200 ms hole (an underrun nobody reported): three callbacks later the line jumps.
+        for k in 1000..1400 {
+            let callback = 5e9 + k as f64 * 10e6 + 200e6 + late[k % 4];
+            out.push(line.update(callback as i64, 480));
+        }
+        let k = 1399;
+        let want = 5e9 + k as f64 * 10e6 + 200e6 + latency;
+        assert!((out[k] as f64 - want).abs() < 50e3, "{} vs {want}", out[k]);
+    }
+
+    #[test]
+    fn sound_servers_are_timed_by_the_callback_phase() {
+        assert_eq!(
+            TimestampSource::for_device("pulse"),
+            TimestampSource::CallbackPhase
+        );
+        assert_eq!(
+            TimestampSource::for_device("hw:CARD=PCH,DEV=0"),
+            TimestampSource::DeviceDelay
+        );
+    }
 
     #[test]
     fn a_raised_priority_is_put_back() {

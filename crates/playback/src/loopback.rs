@@ -178,6 +178,20 @@ pub fn match_onsets(
     latency_range: (SessionTime, SessionTime),
     window: SessionTime,
 ) -> Vec<f64> {
+    match_onsets_indexed(scheduled, measured_ns, latency_range, window)
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
+}
+
+/// [`match_onsets`], keeping which scheduled click each error belongs to: `(index into
+/// scheduled, measured − scheduled)`.
+pub fn match_onsets_indexed(
+    scheduled: &[SessionTime],
+    measured_ns: &[f64],
+    latency_range: (SessionTime, SessionTime),
+    window: SessionTime,
+) -> Vec<(usize, f64)> {
     let lo_ms = latency_range.0.as_millis_f64().floor();
     let n_bins = (latency_range.1.as_millis_f64() - lo_ms).max(1.0) as usize + 1;
     let mut bins = vec![0usize; n_bins];
@@ -196,13 +210,14 @@ pub fn match_onsets(
     let window_ns = window.as_nanos() as f64;
     scheduled
         .iter()
-        .filter_map(|s| {
+        .enumerate()
+        .filter_map(|(i, s)| {
             let target = s.as_nanos() as f64 + latency_ns;
             measured_ns
                 .iter()
                 .filter(|m| (*m - target).abs() <= window_ns)
                 .min_by(|a, b| (*a - target).abs().total_cmp(&(*b - target).abs()))
-                .map(|m| m - s.as_nanos() as f64)
+                .map(|m| (i, m - s.as_nanos() as f64))
         })
         .collect()
 }
@@ -286,6 +301,20 @@ mod tests {
             .collect();
         measured.remove(4);
         measured.push(457e6); // a stray onset
+        let indexed = match_onsets_indexed(
+            &scheduled,
+            &measured,
+            (
+                SessionTime::from_millis(-100),
+                SessionTime::from_millis(200),
+            ),
+            SessionTime::from_millis(5),
+        );
+        // The click whose onset is missing is the one left out.
+        assert_eq!(
+            indexed.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 5, 6, 7, 8, 9]
+        );
         // A monitor hears the mix before the sink reports it played: a negative latency.
         let errors = match_onsets(
             &scheduled,

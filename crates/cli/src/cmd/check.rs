@@ -68,6 +68,11 @@ pub struct Args {
     /// median) and store it in the calibration profile for this device, rate and buffer size.
     #[arg(long, conflicts_with_all = ["no_loopback", "display", "lsl"])]
     calibrate: bool,
+    /// With --calibrate: how many separate measurements (each on a freshly opened stream) the
+    /// stored bias is the median of. A stream's start phase against the server's timer moves
+    /// the bias by a few tenths of a millisecond from one stream to the next.
+    #[arg(long, default_value_t = 3, requires = "calibrate")]
+    rounds: usize,
     /// The calibration profile file. Default: $XDG_CONFIG_HOME/cuelab/calibration.toml.
     #[arg(long, value_name = "FILE")]
     calibration: Option<PathBuf>,
@@ -140,15 +145,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => Loopback::Parec(args.loopback.clone()),
         }),
     };
+    if args.calibrate && !(1..=20).contains(&args.rounds) {
+        return Err(crate::error::invalid("--rounds must be between 1 and 20"));
+    }
     let json_mode = args.json;
-    let audio = audio_check::run(&options, &mut |msg| {
+    let mut status = |msg: &str| {
         if json_mode {
             eprintln!("check: {msg}");
         } else {
             println!("check: {msg}");
         }
-    })
-    .context("checking the audio device")?;
+    };
+    // A calibration round with an underrun is measured again (up to as many times as there are
+    // rounds): an underrun makes the ALSA pulse plugin reconnect its stream mid-measurement.
+    let rounds = if args.calibrate { args.rounds } else { 1 };
+    let mut reports: Vec<AudioCheckReport> = Vec::with_capacity(rounds);
+    let mut attempts = 0;
+    while reports.iter().filter(|r| r.xruns == 0).count() < rounds
+        && attempts < if args.calibrate { 2 * rounds } else { 1 }
+    {
+        attempts += 1;
+        if args.calibrate {
+            status(&format!(
+                "calibration measurement {attempts} ({rounds} without underruns wanted)"
+            ));
+        }
+        reports.push(audio_check::run(&options, &mut status).context("checking the audio device")?);
+    }
+    if args.calibrate && reports.iter().any(|r| r.xruns == 0) {
+        reports.retain(|r| r.xruns == 0);
+    }
+    let audio = reports.last().expect("at least one round").clone();
 
     let clip = args.clip.clone().or_else(default_clip);
     let video = match &clip {
@@ -162,9 +189,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let calibration = calibrate(&args, &audio)?;
+    let calibration = calibrate(&args, &reports)?;
     if args.json {
         let mut value = report_json(&audio, video.as_ref());
+        if args.calibrate {
+            value["calibration_rounds"] = reports.iter().map(audio_json).collect();
+        }
         // The bias corrects loopback-measured onsets only: device-timestamp onsets are what
         // the bias was measured against.
         let loopback = matches!(audio.method, audio_check::OnsetMethod::Loopback);
@@ -241,8 +271,17 @@ fn audio_json(a: &AudioCheckReport) -> serde_json::Value {
             "n": a.onset_error.n,
             "method": a.method.as_str(),
         },
+        "device_timestamp_error_ms": summary_json(a.device_timestamp_error.as_ref()),
+        "loopback_bias_ms": summary_json(a.loopback_bias.as_ref()),
         "xruns": a.xruns,
     })
+}
+
+fn summary_json(s: Option<&cuelab_playback::loopback::ErrorSummary>) -> serde_json::Value {
+    match s {
+        Some(s) => json!({"median": s.median_ms, "sd": s.sd_ms, "max_abs": s.max_abs_ms, "n": s.n}),
+        None => serde_json::Value::Null,
+    }
 }
 
 fn print_human(a: &AudioCheckReport) {
@@ -270,15 +309,22 @@ fn print_human(a: &AudioCheckReport) {
             d.median_ms, d.sd_ms, d.max_abs_ms
         );
     }
+    if let Some(b) = &a.loopback_bias {
+        println!(
+            "  bias (loopback − device timestamp, per click): median {:.3} ms, SD {:.3} ms, n = {}",
+            b.median_ms, b.sd_ms, b.n
+        );
+    }
     if let Some(note) = &a.loopback_note {
         println!("  note: {note}");
     }
     println!("  xruns during measurement: {}", a.xruns);
 }
 
-/// With --calibrate, measures and stores the bias; otherwise finds the stored one. Returns the
-/// profile file and the bias that applies, if any.
-fn calibrate(args: &Args, audio: &AudioCheckReport) -> anyhow::Result<Option<(PathBuf, f64)>> {
+/// With --calibrate, stores the median of the rounds' biases; otherwise finds the stored one.
+/// Returns the profile file and the bias that applies, if any.
+fn calibrate(args: &Args, reports: &[AudioCheckReport]) -> anyhow::Result<Option<(PathBuf, f64)>> {
+    let audio = reports.last().expect("at least one round");
     let path = match args
         .calibration
         .clone()
@@ -288,19 +334,23 @@ fn calibrate(args: &Args, audio: &AudioCheckReport) -> anyhow::Result<Option<(Pa
         None => return Ok(None),
     };
     if args.calibrate {
-        let device_ts = match (&audio.method, &audio.device_timestamp_error) {
-            (audio_check::OnsetMethod::Loopback, Some(d)) => d,
-            _ => {
-                return Err(crate::error::invalid(format!(
-                    "--calibrate needs a loopback recording of the output ({}); on the PulseAudio null sink run scripts/pulse-null-sink first",
-                    audio
-                        .loopback_note
-                        .as_deref()
-                        .unwrap_or("the check fell back to device timestamps")
-                )));
-            }
-        };
-        let bias_ms = audio.onset_error.median_ms - device_ts.median_ms;
+        let rounds: Vec<f64> = reports
+            .iter()
+            .filter_map(|r| r.loopback_bias.map(|b| b.median_ms))
+            .collect();
+        if rounds.len() * 2 <= reports.len() {
+            return Err(crate::error::invalid(format!(
+                "--calibrate needs a loopback recording of the output; {} of {} rounds found too few clicks in it ({}); on the PulseAudio null sink run scripts/pulse-null-sink first",
+                reports.len() - rounds.len(),
+                reports.len(),
+                reports
+                    .iter()
+                    .filter_map(|r| r.loopback_note.as_deref())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
+        }
+        let bias_ms = median(&rounds);
         crate::calibration::store(
             &path,
             crate::calibration::Profile {
@@ -309,11 +359,20 @@ fn calibrate(args: &Args, audio: &AudioCheckReport) -> anyhow::Result<Option<(Pa
                 buffer_frames: args.buffer,
                 bias_ms,
                 measured: cuelab_session::store::wall_clock_now(),
-                clicks: audio.onset_error.n,
+                clicks: reports
+                    .iter()
+                    .filter_map(|r| r.loopback_bias.map(|b| b.n))
+                    .sum(),
+                rounds: rounds.clone(),
             },
         )?;
         eprintln!(
-            "check: stored a bias of {bias_ms:+.3} ms for {} at {} Hz, {} frames in {}",
+            "check: stored a bias of {bias_ms:+.3} ms (median of rounds {}) for {} at {} Hz, {} frames in {}",
+            rounds
+                .iter()
+                .map(|b| format!("{b:+.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             audio.device,
             audio.sample_rate,
             args.buffer,
@@ -326,6 +385,18 @@ fn calibrate(args: &Args, audio: &AudioCheckReport) -> anyhow::Result<Option<(Pa
         crate::calibration::lookup(&profiles, &audio.device, audio.sample_rate, args.buffer)
             .map(|p| (path.clone(), p.bias_ms)),
     )
+}
+
+/// The median of `v` (not empty).
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// A verdict on one figure against a stated threshold.
@@ -503,6 +574,8 @@ mod tests {
                 "buffer_frames",
                 "callback_period_ms",
                 "device",
+                "device_timestamp_error_ms",
+                "loopback_bias_ms",
                 "onset_error_ms",
                 "reported_latency_ms",
                 "sample_rate",
@@ -522,5 +595,11 @@ mod tests {
         assert_eq!(v["audio"]["onset_error_ms"]["method"], "virtual-device");
         assert_eq!(v["audio"]["onset_error_ms"]["n"], 50);
         assert_eq!(v["audio"]["buffer_frames"], 128);
+        // No loopback on the virtual device: no bias to measure.
+        assert!(v["audio"]["loopback_bias_ms"].is_null());
+        assert_eq!(
+            keys(&v["audio"]["device_timestamp_error_ms"]),
+            ["max_abs", "median", "n", "sd"]
+        );
     }
 }
