@@ -608,21 +608,82 @@ pub fn cell_means(
     )
 }
 
-/// Power per sample size with Clopper–Pearson 95% intervals (`power.svg`, `power.png`).
+/// One sample size's simulated power: (n, power, CI lower, CI upper).
+pub type PowerPoint = (usize, f64, f64, f64);
+
+fn draw_power<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: f64,
+    points: &[PowerPoint],
+    title: &str,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    // Sample sizes on a numeric axis (12, 24, 100 are not evenly spaced), power from 0 to 1.
+    let x = axis_range(points.iter().map(|p| p.0 as f64).chain([0.0]));
+    let x = 0.0..x.end.max(1.0);
+    // A little room beyond 0 and 1, so a power of 1 is not drawn on the frame.
+    let y = -0.03..1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, title_font(root, s, title))
+        .margin(px(s, 12.0))
+        .x_label_area_size(px(s, 40.0))
+        .y_label_area_size(px(s, 60.0))
+        .build_cartesian_2d(x.clone(), y.clone())?;
+    chart
+        .configure_mesh()
+        .x_desc("participants per study (n)")
+        .y_desc("power (share of studies with p < α)")
+        .x_label_formatter(&tick_label(&x))
+        .y_label_formatter(&tick_label(&y))
+        .label_style(font(s, 14.0))
+        .axis_desc_style(font(s, 14.0))
+        .set_all_tick_mark_size(px(s, 5.0))
+        .axis_style(BLACK.stroke_width(px(s, 1.0)))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
+        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
+        .max_light_lines(1)
+        .draw()?;
+    let at = |p: &PowerPoint| {
+        (
+            clamp_to(p.0 as f64, &x),
+            clamp_to(p.1, &y),
+            clamp_to(p.2, &y),
+            clamp_to(p.3, &y),
+        )
+    };
+    chart.draw_series(LineSeries::new(
+        points.iter().map(at).map(|(n, p, _, _)| (n, p)),
+        BLUE.mix(0.6).stroke_width(px(s, 1.0)),
+    ))?;
+    chart.draw_series(points.iter().map(at).map(|(n, p, lo, hi)| {
+        ErrorBar::new_vertical(
+            n,
+            lo,
+            p,
+            hi,
+            BLUE.filled().stroke_width(px(s, 1.0)),
+            px(s, 12.0),
+        )
+    }))?;
+    Ok(())
+}
+
+/// Power per sample size with Clopper–Pearson 95% intervals (`power.svg`, `power.png`): the
+/// sample sizes on a numeric axis, power from 0 to 1.
 pub fn power_curve(
-    points: &[MeanPoint],
+    points: &[PowerPoint],
     title: &str,
     out_dir: Option<&Path>,
 ) -> Result<Figure, AnalysisError> {
-    let none: &[Vec<f64>] = &[];
     both_backends!(
         "power",
-        format!("{title}: power per sample size with Clopper–Pearson 95% intervals"),
+        format!(
+            "{title}: power per sample size (share of simulated studies with p < α) with \
+             Clopper–Pearson 95% intervals"
+        ),
         out_dir,
-        draw_cell_means,
+        draw_power,
         points,
-        none,
-        "power",
         title
     )
 }
@@ -1123,6 +1184,26 @@ mod tests {
             .collect();
         let fig = cell_means(&points, &[], "y", "t", None).unwrap();
         assert!(fig.svg.matches("rotate(90").count() >= long.len());
+    }
+
+    #[test]
+    fn power_curve_puts_sample_sizes_on_a_numeric_axis() {
+        let points = [
+            (12, 0.3, 0.2, 0.4),
+            (24, 0.6, 0.5, 0.7),
+            (100, 0.99, 0.95, 1.0),
+        ];
+        let fig = power_curve(&points, "t", None).unwrap();
+        let cx: Vec<f64> = fig
+            .svg
+            .split("<circle cx=\"")
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert_eq!(cx.len(), 3, "one marker per sample size");
+        // Distances between markers in proportion to the distances between sample sizes.
+        let ratio = (cx[1] - cx[0]) / (cx[2] - cx[1]);
+        assert!((ratio - 12.0 / 76.0).abs() < 0.02, "{cx:?}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use statrs::distribution::{Beta, ContinuousCDF};
 
 use crate::error::AnalysisError;
-use crate::figures::{self, MeanPoint};
+use crate::figures;
 use crate::plan::Plan;
 use crate::{Formats, run_plan};
 
@@ -222,14 +222,9 @@ pub fn write(
         })?;
         files.push(path);
     }
-    let points: Vec<MeanPoint> = rows
+    let points: Vec<figures::PowerPoint> = rows
         .iter()
-        .map(|r| MeanPoint {
-            label: format!("n = {}", r.n),
-            mean: r.power,
-            lower: r.ci_low,
-            upper: r.ci_high,
-        })
+        .map(|r| (r.n, r.power, r.ci_low, r.ci_high))
         .collect();
     figures::power_curve(&points, title, Some(dir))?;
     files.push(dir.join("power.svg"));
