@@ -397,8 +397,10 @@ fn drive_the_protocol(d: &mut Driver) {
 }
 
 /// Exports `data_dir` and checks participant 1's answers against what the script did; returns
-/// the trials table.
-fn check_export(data_dir: &Path, out: &Path) -> Csv {
+/// the trials table. With `underruns_possible` (a real audio device on a shared machine), a
+/// clip whose soundtrack came late (an underrun) lasts longer on the audio-mastered clock, and
+/// its continuous rating has more samples.
+fn check_export(data_dir: &Path, out: &Path, underruns_possible: bool) -> Csv {
     let exported = common::cuelab(&[
         "export",
         data_dir.to_str().unwrap(),
@@ -488,7 +490,11 @@ fn check_export(data_dir: &Path, out: &Path) -> Csv {
                     )
                 })
                 .collect();
-            assert!((35..=45).contains(&samples.len()), "{}", samples.len());
+            let n = samples.len();
+            assert!(
+                (35..=45).contains(&n) || (underruns_possible && n > 45),
+                "{n} samples"
+            );
             assert!(
                 samples
                     .windows(2)
@@ -599,7 +605,7 @@ fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
     .unwrap();
     assert_eq!(meta["status"], "aborted", "{meta}");
 
-    let trials = check_export(&data_dir, &tmp.join("export"));
+    let trials = check_export(&data_dir, &tmp.join("export"), false);
     print_timing("virtual", &trials);
 }
 
@@ -643,7 +649,7 @@ fn the_same_session_through_the_pulseaudio_null_sink_measures_every_clips_av_off
         "{said}"
     );
 
-    let trials = check_export(&data_dir, &tmp.join("export"));
+    let trials = check_export(&data_dir, &tmp.join("export"), true);
     print_timing("pulse", &trials);
     let meta: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(data_dir.join("window-e2e/sub-1/ses-1/session.json")).unwrap(),

@@ -581,10 +581,10 @@ impl App {
         {
             ctx.request_repaint();
         }
+        let video = std::mem::take(&mut self.drew_video);
         if !std::mem::take(&mut self.flip_pass) {
             return;
         }
-        let video = std::mem::take(&mut self.drew_video);
         if let Some(at) = self.hold_until.take() {
             let now = self.clock.now();
             let release = (at - self.tail[usize::from(video)]).min(now + MAX_HOLD);
@@ -734,11 +734,13 @@ impl eframe::App for App {
             // The window manager closes the window: the session ends aborted.
             self.stop.store(true, Ordering::SeqCst);
         }
-        // Take requests until one changes the screen. Right after a clip's flip the next frame
-        // is due within a refresh: wait for it rather than draw the same picture again.
+        // Take requests until one changes the screen. Right after a flip the next one is due
+        // within a refresh (a clip's next frame, or before its first frame the next refresh of
+        // the screen before it): wait for it rather than draw the same picture again, or sleep
+        // until the worker's wake-up gets through the event loop.
         let mut first = true;
         loop {
-            let got = if first && flipped && matches!(self.view, View::Video) {
+            let got = if first && flipped {
                 match self.rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(r) => Some(r),
                     Err(RecvTimeoutError::Timeout) => None,
