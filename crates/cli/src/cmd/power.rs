@@ -161,6 +161,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The first failure keeps its anyhow error (invalid input stays exit 2); the analysis
     // crate only carries its message.
     let failure: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
+    // Replications on stderr (hidden when stderr is not a terminal); each replication's own
+    // sessions are not shown.
+    let bar = indicatif::ProgressBar::new(args.reps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("replications {pos}/{len} {wide_bar} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let quiet = indicatif::ProgressBar::hidden();
     let rows = power::estimate(&sizes, args.reps, args.alpha, jobs, |rep| {
         let dir = work.join(format!("rep-{rep}"));
         let data = dir.join("data");
@@ -174,6 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 &model,
                 &data,
                 1,
+                &quiet,
             )?;
             let export = dir.join("export");
             let options = cuelab_export::Options {
@@ -192,6 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })();
         // Only this replication's own folder is removed.
         let _ = std::fs::remove_dir_all(&dir);
+        bar.inc(1);
         result.map_err(|e| {
             let message = format!("replication {rep}: {e:#}");
             let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -202,6 +212,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             AnalysisError::Data(message)
         })
     });
+    bar.finish_and_clear();
     let failure = failure.into_inner().unwrap_or_else(|p| p.into_inner());
     let rows = match (rows, failure) {
         (Ok(rows), _) => rows,

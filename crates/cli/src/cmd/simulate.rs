@@ -97,7 +97,13 @@ pub fn simulate_sessions(
     jobs: usize,
 ) -> anyhow::Result<Simulated> {
     let shared = SharedStimuli::load(protocol, protocol_path)?;
-    simulate_with(
+    // A progress bar on stderr (hidden when stderr is not a terminal).
+    let bar = indicatif::ProgressBar::new(n);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("simulating {pos}/{len} sessions {wide_bar} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let result = simulate_with(
         &shared,
         protocol,
         protocol_path,
@@ -106,11 +112,15 @@ pub fn simulate_sessions(
         model,
         data_dir,
         jobs,
-    )
+        &bar,
+    );
+    bar.finish_and_clear();
+    result
 }
 
 /// [`simulate_sessions`] with stimuli already loaded (by [`SharedStimuli::load`] for the same
-/// protocol).
+/// protocol), counting finished sessions on `bar` (`cuelab power` passes a hidden one and
+/// counts replications instead).
 // The arguments are `simulate_sessions`'s plus the loaded stimuli; a struct for one caller
 // would only rename them.
 #[allow(clippy::too_many_arguments)]
@@ -123,6 +133,7 @@ pub fn simulate_with(
     model: &Model,
     data_dir: &Path,
     jobs: usize,
+    bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Simulated> {
     let started = Instant::now();
     let SharedStimuli {
@@ -133,12 +144,6 @@ pub fn simulate_with(
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let next = AtomicUsize::new(1);
-    // A progress bar on stderr (hidden when stderr is not a terminal).
-    let bar = indicatif::ProgressBar::new(n);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("simulating {pos}/{len} sessions {wide_bar} {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
     let simulator = Simulator::new(protocol, model.clone(), seed);
     let controls = Controls::default();
     let jobs = jobs.clamp(1, MAX_JOBS);
@@ -212,7 +217,6 @@ pub fn simulate_with(
         }
         Ok(())
     });
-    bar.finish_and_clear();
     result?;
     Ok(Simulated {
         sessions: n as usize,
