@@ -32,6 +32,16 @@
 //! production task gives larger shifts (ln(52.85/37.05) = 0.36 for upbeat music), so these are
 //! conservative.
 //!
+//! *A known effect size.* With `vierordt_slope = 1` (or clips of one duration) and
+//! `clip_sd = 0`, a verbal estimate's log ratio ln(estimate / duration) is
+//! `β[m] + u_p + ε`, `ε ~ N(0, perception_sd² + verbal_sd²)` independently per trial (the
+//! answer's rounding to 1 ms is negligible). A participant's difference of cell means between
+//! levels a and b seen on k trials each is then normal with mean `β[a] − β[b]` and SD
+//! `√(2 (perception_sd² + verbal_sd²) / k)` — the participant bias cancels — so the paired
+//! t-test has `d_z = (β[a] − β[b]) / √(2 (perception_sd² + verbal_sd²) / k)` (reproductions:
+//! `reproduction_sd` for `verbal_sd`). `crates/cli/tests/power/` uses this to check `cuelab
+//! power` against R's `power.t.test`.
+//!
 //! **Emotion ratings** (SAM, emotions, continuous). A rating of valence or arousal is a blend
 //! of the music's and the scene's affect, `w·music + (1 − w)·scene` with `w = music_weight`
 //! (0.6; Tan et al. 2007 found music moves attributed emotion strongly), plus a participant
