@@ -67,7 +67,9 @@ pub enum DeviceError {
         available: String,
     },
     /// There is no default device.
-    #[error("no default {0} device")]
+    #[error(
+        "no default {0} device (no sound card? `--audio virtual` plays on a virtual device; scripts/pulse-null-sink starts a PulseAudio null sink for `--audio pulse`)"
+    )]
     NoDefault(&'static str),
     /// The device refused the stream configuration or failed to start.
     #[error("cannot open {device}: {source}")]
@@ -94,6 +96,31 @@ pub struct DeviceInfo {
     pub default_channels: Option<u16>,
 }
 
+/// Runs `f` with the process's standard error pointed at `/dev/null`, unless
+/// `CUELAB_AUDIO_DEBUG` is set. Listing and opening ALSA devices makes alsa-lib and the plugins
+/// it loads (JACK's, OSS's, PulseAudio's) print their own complaints straight to file
+/// descriptor 2 — a dozen lines of noise on a machine with no sound card — while what went
+/// wrong comes back to us as an error anyway. Other threads' standard error is silenced
+/// meanwhile too, which is why this wraps only device listing and opening.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsFd;
+    if std::env::var_os("CUELAB_AUDIO_DEBUG").is_some() {
+        return f();
+    }
+    let (Ok(saved), Ok(null)) = (
+        rustix::io::dup(std::io::stderr().as_fd()),
+        std::fs::OpenOptions::new().write(true).open("/dev/null"),
+    ) else {
+        return f();
+    };
+    if rustix::stdio::dup2_stderr(null.as_fd()).is_err() {
+        return f();
+    }
+    let out = f();
+    let _ = rustix::stdio::dup2_stderr(saved.as_fd());
+    out
+}
+
 fn device_name(device: &cpal::Device) -> String {
     device
         .id()
@@ -103,6 +130,10 @@ fn device_name(device: &cpal::Device) -> String {
 
 /// Lists the host's output devices.
 pub fn list_output_devices() -> Result<Vec<DeviceInfo>, DeviceError> {
+    quietly(list_output_devices_noisily)
+}
+
+fn list_output_devices_noisily() -> Result<Vec<DeviceInfo>, DeviceError> {
     let host = cpal::default_host();
     let default = host.default_output_device().map(|d| device_name(&d));
     let devices = host.output_devices().map_err(DeviceError::Host)?;
@@ -125,6 +156,10 @@ pub fn list_output_devices() -> Result<Vec<DeviceInfo>, DeviceError> {
 }
 
 fn find_device(name: Option<&str>, output: bool) -> Result<cpal::Device, DeviceError> {
+    quietly(|| find_device_noisily(name, output))
+}
+
+fn find_device_noisily(name: Option<&str>, output: bool) -> Result<cpal::Device, DeviceError> {
     let host = cpal::default_host();
     let direction = if output { "output" } else { "input" };
     let Some(name) = name else {
@@ -427,14 +462,14 @@ pub fn open_output(
         device: name.clone(),
         source,
     };
-    let stream = {
+    let stream = quietly(|| {
         let _priority = RaisedPriority::new();
         let stream = device
             .build_output_stream::<f32, _, _>(stream_config, data_callback, error_callback, None)
             .map_err(open_err)?;
         stream.play().map_err(open_err)?;
-        stream
-    };
+        Ok(stream)
+    })?;
     Ok((
         CpalOutput {
             stream,
@@ -549,14 +584,14 @@ pub fn open_input(
         device: name.clone(),
         source,
     };
-    let stream = {
+    let stream = quietly(|| {
         let _priority = RaisedPriority::new();
         let stream = device
             .build_input_stream::<f32, _, _>(stream_config, data_callback, |_err| {}, None)
             .map_err(open_err)?;
         stream.play().map_err(open_err)?;
-        stream
-    };
+        Ok(stream)
+    })?;
     Ok(CpalInput {
         stream,
         name: name.clone(),

@@ -1,5 +1,6 @@
 //! `cuelab check`: lists output devices, opens one, measures callback timing, reported latency
-//! and scheduled-onset error (by loopback where possible), and measures video decode speed.
+//! and scheduled-onset error (by loopback where possible), and measures video decode speed; every
+//! figure gets a verdict against a stated threshold (`{"level": "ok"|"marginal"|"not_ok", "why"}`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -170,7 +171,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "calibration measurement {attempts} ({rounds} without underruns wanted)"
             ));
         }
-        reports.push(audio_check::run(&options, &mut status).context("checking the audio device")?);
+        reports.push(audio_check::run(&options, &mut status).with_context(|| {
+            "checking the audio device (no sound card here? `cuelab check --audio virtual` checks \
+             the virtual device; scripts/pulse-null-sink starts a PulseAudio null sink for \
+             `--audio pulse`)"
+        })?);
     }
     if args.calibrate && reports.iter().any(|r| r.xruns == 0) {
         reports.retain(|r| r.xruns == 0);
@@ -190,8 +195,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let calibration = calibrate(&args, &reports)?;
+    let verdicts = audio_verdicts(&audio, calibration.as_ref().map(|(_, b)| *b));
+    let video_verdict = video.as_ref().map(decode_verdict);
     if args.json {
         let mut value = report_json(&audio, video.as_ref());
+        value["audio"]["verdicts"] = verdicts;
+        value["video"]["verdict"] = video_verdict.unwrap_or(serde_json::Value::Null);
         if args.calibrate {
             value["calibration_rounds"] = reports.iter().map(audio_json).collect();
         }
@@ -226,6 +235,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
         }
         print_human(&audio);
+        if let Some(map) = verdicts.as_object() {
+            println!("  verdicts:");
+            for (figure, v) in map {
+                print_verdict(figure, v);
+            }
+        }
         if let (Some(v), Some(path)) = (&video, &clip) {
             println!(
                 "video: {} ({}x{}): {:.0} frames/s decoded",
@@ -235,8 +250,115 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 v.decode_fps
             );
         }
+        if let Some(v) = &video_verdict {
+            print_verdict("decode_fps", v);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_verdict(figure: &str, v: &serde_json::Value) {
+    println!(
+        "    {figure:<20} [{}] {}",
+        v["level"].as_str().unwrap_or(""),
+        v["why"].as_str().unwrap_or("")
+    );
+}
+
+/// A verdict by thresholds: `ok` up to `ok`, `marginal` up to `marginal`, else `not_ok`.
+fn graded(value: f64, ok: f64, marginal: f64, what: &str) -> serde_json::Value {
+    if value <= ok {
+        verdict("ok", format!("{what} {value:.3} ms <= {ok} ms"))
+    } else if value <= marginal {
+        verdict(
+            "marginal",
+            format!("{what} {value:.3} ms is over {ok} ms (within {marginal} ms)"),
+        )
+    } else {
+        verdict("not_ok", format!("{what} {value:.3} ms > {marginal} ms"))
+    }
+}
+
+/// A verdict on each audio figure: the onset error's median (corrected by the calibration's
+/// bias when there is one), SD and largest deviation, underruns and the callbacks' regularity.
+fn audio_verdicts(a: &AudioCheckReport, bias_ms: Option<f64>) -> serde_json::Value {
+    use audio_check::OnsetMethod;
+    let e = &a.onset_error;
+    let median = match (a.method, bias_ms) {
+        (OnsetMethod::VirtualDevice, _) => verdict(
+            "ok",
+            format!(
+                "the virtual device places onsets exactly (median {:.3} ms: at most a frame)",
+                e.median_ms
+            ),
+        ),
+        (OnsetMethod::DeviceTimestamps, _) => verdict(
+            "marginal",
+            format!(
+                "median {:.3} ms against the device's own timestamps only (no loopback recording, so not measured independently)",
+                e.median_ms
+            ),
+        ),
+        (OnsetMethod::Loopback, Some(bias)) => {
+            let corrected = e.median_ms - bias;
+            let mut v = graded(corrected.abs(), 0.5, 1.0, "|corrected median|");
+            v["why"] = json!(format!(
+                "{} (loopback median {:.3} ms less the calibrated bias {bias:.3} ms)",
+                v["why"].as_str().unwrap_or(""),
+                e.median_ms
+            ));
+            v
+        }
+        (OnsetMethod::Loopback, None) => verdict(
+            "marginal",
+            format!(
+                "median {:.3} ms is the path's constant latency, uncorrected: `cuelab check --calibrate` measures it and `cuelab run` then corrects every onset",
+                e.median_ms
+            ),
+        ),
+    };
+    json!({
+        "onset_error_median": median,
+        "onset_error_sd": graded(e.sd_ms, 0.5, 1.0, "onset SD"),
+        "onset_error_max_abs": graded(e.max_abs_ms, 1.0, 2.0, "largest deviation from the median"),
+        "xruns": if a.xruns == 0 {
+            verdict("ok", "no underrun while measuring".into())
+        } else {
+            verdict(
+                "not_ok",
+                format!(
+                    "{} underrun(s) while measuring: a trial with one is flagged; a larger --buffer, or a quieter machine",
+                    a.xruns
+                ),
+            )
+        },
+        "callback_period_sd": graded(a.callback_period.sd_ms, 1.0, 2.0, "callback period SD"),
+    })
+}
+
+/// A verdict on the decode speed: at least twice real time for a 60 frames/s clip.
+fn decode_verdict(v: &cuelab_playback::video::DecodeReport) -> serde_json::Value {
+    let fps = v.decode_fps;
+    if fps >= 120.0 {
+        verdict(
+            "ok",
+            format!("{fps:.0} frames/s decoded: at least twice a 60 frames/s clip's rate"),
+        )
+    } else if fps >= 60.0 {
+        verdict(
+            "marginal",
+            format!(
+                "{fps:.0} frames/s decoded keeps up with 60 frames/s, with less than 2x headroom"
+            ),
+        )
+    } else {
+        verdict(
+            "not_ok",
+            format!(
+                "{fps:.0} frames/s decoded is below 60 frames/s: clips at that size will drop frames"
+            ),
+        )
+    }
 }
 
 /// The `--json` document: `{"audio": {...}, "video": {...}}` with the documented keys.
@@ -559,6 +681,30 @@ mod tests {
     }
 
     #[test]
+    fn the_calibrated_median_is_judged_against_half_a_millisecond() {
+        let options = AudioCheckOptions {
+            target: AudioTarget::Virtual,
+            clicks: 50,
+            ..AudioCheckOptions::default()
+        };
+        let mut audio = audio_check::run(&options, &mut |_| {}).unwrap();
+        audio.method = audio_check::OnsetMethod::Loopback;
+        let level = |median: f64, bias: Option<f64>| {
+            let mut a = audio.clone();
+            a.onset_error.median_ms = median;
+            audio_verdicts(&a, bias)["onset_error_median"]["level"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(level(-4.2, Some(-4.0)), "ok");
+        assert_eq!(level(-4.8, Some(-4.0)), "marginal");
+        assert_eq!(level(-2.5, Some(-4.0)), "not_ok");
+        // Without a profile the constant latency is reported, not judged as accurate.
+        assert_eq!(level(-4.2, None), "marginal");
+    }
+
+    #[test]
     fn json_has_the_documented_keys_on_the_virtual_device() {
         let options = AudioCheckOptions {
             target: AudioTarget::Virtual,
@@ -567,6 +713,22 @@ mod tests {
         };
         let audio = audio_check::run(&options, &mut |_| {}).unwrap();
         let v = report_json(&audio, None);
+        // Every audio figure gets a verdict with a reason.
+        let verdicts = audio_verdicts(&audio, None);
+        assert_eq!(
+            keys(&verdicts),
+            [
+                "callback_period_sd",
+                "onset_error_max_abs",
+                "onset_error_median",
+                "onset_error_sd",
+                "xruns"
+            ]
+        );
+        for (_, v) in verdicts.as_object().unwrap() {
+            assert_eq!(v["level"], "ok", "{v}");
+            assert!(!v["why"].as_str().unwrap().is_empty());
+        }
         assert_eq!(keys(&v), ["audio", "video"]);
         assert_eq!(
             keys(&v["audio"]),
