@@ -13,7 +13,8 @@
 //! Category labels on the x axis (cells, sample sizes) are laid out here rather than by
 //! plotters, which would draw them on top of each other when they are long: each label gets
 //! its slot's width; labels too wide for it are wrapped at `:` (between factor levels) and
-//! spaces, and when even that does not fit they are turned vertical, shortened with an
+//! spaces, and when even that does not fit they are turned vertical — one line, or one line
+//! per factor level side by side when the slot has room — each level shortened with an
 //! ellipsis to the label area's height, and thinned to every k-th label when the slots are
 //! narrower than a line of text ([`layout_x_labels`]).
 
