@@ -303,7 +303,7 @@ impl Table {
     pub fn to_html(&self) -> String {
         let mut out = format!(
             "<div class=\"table\"><table>\n<caption>{}</caption>\n<thead><tr>",
-            html_escape(&self.title)
+            code_spans_html(&self.title)
         );
         for h in &self.header {
             out.push_str(&format!("<th>{}</th>", html_escape(&label(h))));
@@ -330,6 +330,27 @@ impl Table {
 }
 
 /// Escapes text for HTML.
+/// A title written for Markdown (names in backticks) as escaped HTML with `<code>` spans; an
+/// unpaired backtick stays as it is.
+pub fn code_spans_html(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return html_escape(s);
+    }
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(&html_escape(part));
+            out.push_str("</code>");
+        } else {
+            out.push_str(&html_escape(part));
+        }
+    }
+    out
+}
+
+/// Text as HTML (`&`, `<`, `>`, `"` escaped).
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -866,6 +887,16 @@ fn apa_pairwise(c: &crate::compute::Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captions_show_names_as_code_not_backticks() {
+        assert_eq!(
+            code_spans_html("ANOVA `music` & `a<b`"),
+            "ANOVA <code>music</code> &amp; <code>a&lt;b</code>"
+        );
+        assert_eq!(code_spans_html("an odd ` stays"), "an odd ` stays");
+        assert_eq!(code_spans_html("plain"), "plain");
+    }
 
     #[test]
     fn six_significant_digits() {
