@@ -334,7 +334,7 @@ impl Table {
 /// unpaired backtick stays as it is.
 pub fn code_spans_html(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return html_escape(s);
     }
     let mut out = String::new();
