@@ -67,6 +67,8 @@ struct Answer {
     at: Option<SessionTime>,
     /// What is typed into a number or text field.
     buf: String,
+    /// A recognition answer's confidence (`confidence = N` points) and when it was given.
+    confidence: Option<(f64, SessionTime)>,
 }
 
 /// A question on screen.
@@ -168,6 +170,40 @@ impl Form {
                     onset,
                     timed_out: timed_out && !answered,
                 }
+            })
+            .chain(self.confidence_responses(&items, timed_out))
+            .collect()
+    }
+
+    /// The confidence of each recognition answer, when the step asks for it: one response per
+    /// item under the step `<step>_confidence` (kind `recognition_confidence`), so that the
+    /// old/new answers stay alone under the step's own id (signal detection reads them there),
+    /// timed from the step's onset like them.
+    fn confidence_responses(&self, items: &[String], timed_out: bool) -> Vec<Response> {
+        let StepKind::Recognition {
+            confidence_points: Some(_),
+            ..
+        } = &self.ask.step.kind
+        else {
+            return Vec::new();
+        };
+        let onset = self.onset.unwrap_or_default();
+        items
+            .iter()
+            .zip(&self.answers)
+            .map(|(item, a)| Response {
+                step: format!("{}_confidence", self.ask.step.id),
+                kind: "recognition_confidence".to_string(),
+                item: item.clone(),
+                value: a.confidence.map(|(v, _)| v),
+                text: None,
+                rt_ms: a
+                    .confidence
+                    .map(|(_, t)| round_us((t - onset).as_millis_f64().max(0.0))),
+                correct: None,
+                attention_check: false,
+                onset,
+                timed_out: timed_out && a.confidence.is_none(),
             })
             .collect()
     }
@@ -1277,9 +1313,17 @@ fn ask_widgets(
             }
             false
         }
-        StepKind::Recognition { prompt, .. } => {
-            let i = form.answers.iter().position(|a| a.at.is_none());
-            let Some(i) = i else {
+        StepKind::Recognition {
+            prompt,
+            confidence_points,
+            ..
+        } => {
+            // The first item without its old/new answer, or (with a confidence scale) without
+            // its confidence.
+            let pending = |a: &Answer| {
+                a.at.is_none() || (confidence_points.is_some() && a.confidence.is_none())
+            };
+            let Some(i) = form.answers.iter().position(pending) else {
                 return true;
             };
             let item = form.ask.items.get(i).cloned().unwrap_or_default();
@@ -1287,6 +1331,23 @@ fn ask_widgets(
             ui.add_space(10.0);
             ui.label(RichText::new(&item).size(40.0).strong());
             ui.add_space(20.0);
+            if let (Some(points), Some(old)) = (confidence_points, form.answers[i].value) {
+                // Answered old/new: now how sure, on 1..points (keys or buttons).
+                let said = labels.get(if old == 1.0 { "yes" } else { "no" });
+                ui.label(
+                    RichText::new(format!("{said} — {}", labels.get("confidence"))).size(30.0),
+                );
+                let mut sure = None;
+                ui.horizontal(|ui| sure = point_row(ui, *points, None, true));
+                if let Some(k) = digit(ui).filter(|k| k <= points) {
+                    sure = Some(k);
+                }
+                if let Some(k) = sure.filter(|_| live) {
+                    form.answers[i].confidence = Some((f64::from(k), now));
+                    return !form.answers.iter().any(pending);
+                }
+                return false;
+            }
             let mut pick = None;
             ui.horizontal(|ui| {
                 if ui.button(format!("{} (Y)", labels.get("yes"))).clicked() {
@@ -1311,7 +1372,7 @@ fn ask_widgets(
                     Some(if old { "old" } else { "new" }.into()),
                     now,
                 );
-                return form.all_answered();
+                return !form.answers.iter().any(pending);
             }
             false
         }
@@ -1622,6 +1683,80 @@ fn rating(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognition_confidence_is_recorded_under_its_own_step() {
+        use cuelab_protocol::model::{Location, RecognitionItem, Step};
+        let item = |name: &str, old: bool| RecognitionItem {
+            clip: "c1".into(),
+            item: name.into(),
+            old,
+            congruent: None,
+        };
+        let step = Step {
+            id: "recog".into(),
+            when: None,
+            timeout_ms: None,
+            kind: StepKind::Recognition {
+                prompt: String::new(),
+                items: vec![item("dog", true), item("car", false)],
+                confidence_points: Some(4),
+                feedback: false,
+            },
+            declared_at: Location {
+                file: "p.toml".into(),
+                line: 1,
+                col: 1,
+            },
+        };
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let mut form = Form::new(
+            AskView {
+                step,
+                items: vec!["dog".into(), "car".into()],
+                clip: Some("c1".into()),
+                timeout: None,
+            },
+            tx,
+        );
+        let ms = SessionTime::from_millis;
+        form.onset = Some(ms(1000));
+        form.set(0, Some(1.0), Some("old".into()), ms(1500));
+        form.answers[0].confidence = Some((3.0, ms(1800)));
+        // The second item: "old" (wrong), and no confidence before the step timed out.
+        form.set(1, Some(1.0), Some("old".into()), ms(2100));
+        let r = form.responses(true);
+        assert_eq!(r.len(), 4);
+        assert_eq!(
+            (
+                r[0].step.as_str(),
+                r[0].item.as_str(),
+                r[0].value,
+                r[0].correct
+            ),
+            ("recog", "dog", Some(1.0), Some(true))
+        );
+        assert_eq!(r[1].correct, Some(false));
+        assert_eq!(
+            (
+                r[2].step.as_str(),
+                r[2].kind.as_str(),
+                r[2].item.as_str(),
+                r[2].value,
+                r[2].rt_ms,
+                r[2].timed_out
+            ),
+            (
+                "recog_confidence",
+                "recognition_confidence",
+                "dog",
+                Some(3.0),
+                Some(800.0),
+                false
+            )
+        );
+        assert_eq!((r[3].value, r[3].rt_ms, r[3].timed_out), (None, None, true));
+    }
 
     #[test]
     fn typed_durations_are_validated() {
