@@ -126,8 +126,12 @@ pub struct AudioCheckReport {
     pub buffer_frames: u32,
     /// Interval between callbacks.
     pub callback_period: PeriodStats,
-    /// Mean of (playback − callback) timestamps: the output latency the device reports.
+    /// Mean of (playback − callback) timestamps: the output latency the device reports (with
+    /// callback-phase timestamps, the modelled latency: the buffer's length).
     pub reported_latency_ms: f64,
+    /// Where playback times came from: `device-delay`, `callback-phase` (see
+    /// [`crate::cpal_device::TimestampSource`]), or `virtual`.
+    pub timestamps: &'static str,
     /// Onset error (measured − scheduled); median = constant latency, SD and max_abs around it.
     pub onset_error: ErrorSummary,
     /// How the onset error was measured.
@@ -429,6 +433,7 @@ fn run_virtual(options: &AudioCheckOptions) -> Result<AudioCheckReport, AudioChe
         buffer_frames: median_frames(&timings),
         callback_period: period_stats(&timings),
         reported_latency_ms: reported_latency_ms(&timings),
+        timestamps: "virtual",
         onset_error: summary,
         method: OnsetMethod::VirtualDevice,
         device_timestamp_error: Some(summary),
@@ -567,6 +572,7 @@ fn run_device(
         buffer_frames: median_frames(&timings),
         callback_period: period_stats(&timings),
         reported_latency_ms: reported_latency_ms(&timings),
+        timestamps: output.timestamps().as_str(),
         onset_error,
         method,
         device_timestamp_error: device_summary,

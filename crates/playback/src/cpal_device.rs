@@ -222,6 +222,14 @@ pub enum TimestampSource {
 }
 
 impl TimestampSource {
+    /// The name used in reports: `device-delay`, `callback-phase`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeviceDelay => "device-delay",
+            Self::CallbackPhase => "callback-phase",
+        }
+    }
+
     /// `CallbackPhase` for the ALSA devices that route to a sound server (`pulse`, `pipewire`,
     /// and `default`, which does on a desktop), `DeviceDelay` for the rest (`hw:…`,
     /// `plughw:…`, `sysdefault:…`).
@@ -363,6 +371,7 @@ pub struct CpalOutput {
     sample_rate: u32,
     channels: u16,
     stats: Arc<EngineStats>,
+    timestamps: TimestampSource,
 }
 
 impl std::fmt::Debug for CpalOutput {
@@ -396,6 +405,10 @@ impl CpalOutput {
     /// The engine's counters.
     pub fn stats(&self) -> &Arc<EngineStats> {
         &self.stats
+    }
+    /// Where the stream's playback times come from.
+    pub fn timestamps(&self) -> TimestampSource {
+        self.timestamps
     }
 }
 
@@ -477,6 +490,7 @@ pub fn open_output(
             sample_rate: config.sample_rate,
             channels: config.channels,
             stats,
+            timestamps: source,
         },
         control,
     ))

@@ -386,6 +386,7 @@ fn audio_json(a: &AudioCheckReport) -> serde_json::Value {
             "max": a.callback_period.max_ms,
         },
         "reported_latency_ms": a.reported_latency_ms,
+        "timestamps": a.timestamps,
         "onset_error_ms": {
             "median": a.onset_error.median_ms,
             "sd": a.onset_error.sd_ms,
@@ -416,7 +417,10 @@ fn print_human(a: &AudioCheckReport) {
         a.callback_period.sd_ms,
         a.callback_period.max_ms
     );
-    println!("  reported output latency {:.2} ms", a.reported_latency_ms);
+    println!(
+        "  output latency {:.2} ms (playback − callback; timestamps: {})",
+        a.reported_latency_ms, a.timestamps
+    );
     println!(
         "  onset error ({}, n = {}): median {:.3} ms (constant latency), SD {:.3} ms, max |dev from median| {:.3} ms",
         a.method.as_str(),
@@ -741,6 +745,7 @@ mod tests {
                 "onset_error_ms",
                 "reported_latency_ms",
                 "sample_rate",
+                "timestamps",
                 "xruns"
             ]
         );
