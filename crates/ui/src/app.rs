@@ -293,13 +293,34 @@ enum View {
     Video,
 }
 
-/// The video texture, uploaded with glow and shown through egui.
+/// The video texture, uploaded with glow and shown through egui. It is allocated once at
+/// least as large as a 1080p frame and each frame is copied into its top-left corner
+/// (`content`), so the first frame of a clip pays no allocation.
 #[derive(Debug)]
 struct Texture {
     gl: eframe::glow::Texture,
     id: egui::TextureId,
+    /// Allocated size.
     size: (u32, u32),
+    /// The size of the picture in it (from the top-left corner).
+    content: (u32, u32),
 }
+
+impl Texture {
+    /// The picture's part of the texture, half a texel in from its edges (so that linear
+    /// filtering never reaches the texels beyond it).
+    fn uv(&self) -> Rect {
+        let (w, h) = (self.size.0 as f32, self.size.1 as f32);
+        let (cw, ch) = (self.content.0 as f32, self.content.1 as f32);
+        Rect::from_min_max(
+            pos2(0.5 / w, 0.5 / h),
+            pos2((cw - 0.5).max(0.5) / w, (ch - 0.5).max(0.5) / h),
+        )
+    }
+}
+
+/// The smallest video texture allocated: a 1080p frame fits.
+const TEXTURE_MIN: (u32, u32) = (1920, 1080);
 
 pub(crate) struct App {
     rx: Receiver<Request>,
@@ -339,8 +360,6 @@ pub(crate) struct App {
     /// The video path is warmed up (the warm texture drawn over the screen) until the first
     /// screen other than flips is asked for: that covers `WindowDisplay::calibrate`.
     warming_video: bool,
-    /// A small texture of the video's format, drawn during warm-up.
-    warm_texture: Option<Texture>,
     /// Screens asked for so far (each request that changes the view is one).
     screens: u64,
     /// The window's state in its title, when asked for (`CUELAB_WINDOW_STATUS=1`).
@@ -382,7 +401,6 @@ impl App {
             drew_video: false,
             warm_passes: 3,
             warming_video: true,
-            warm_texture: None,
             screens: 0,
             status,
             rx,
@@ -489,13 +507,18 @@ impl App {
         // `stride * height` bytes as UNPACK_ROW_LENGTH tells GL, and the state changed
         // (texture binding, row length) is restored before egui paints.
         unsafe {
-            if self.texture.as_ref().is_none_or(|t| t.size != size) {
+            if self
+                .texture
+                .as_ref()
+                .is_none_or(|t| t.size.0 < size.0 || t.size.1 < size.1)
+            {
                 if let Some(old) = self.texture.take() {
                     gl.delete_texture(old.gl);
                 }
-                self.texture = create_texture(frame, &gl, size);
+                let alloc = (size.0.max(TEXTURE_MIN.0), size.1.max(TEXTURE_MIN.1));
+                self.texture = create_texture(frame, &gl, alloc);
             }
-            let Some(t) = &self.texture else {
+            let Some(t) = &mut self.texture else {
                 return;
             };
             upload_into(&gl, t, image);
@@ -509,16 +532,11 @@ impl App {
     /// font atlas, and uploads the atlas again, the first time it lays the glyph out).
     fn warm_up(&mut self, ui: &mut egui::Ui, rect: Rect) {
         if self.warming_video
-            && let Some(t) = &self.warm_texture
+            && let Some(t) = &self.texture
         {
-            // The background's grey, drawn as a clip is: the swap's tail with a video texture
-            // is measured before the first clip.
-            ui.painter().image(
-                t.id,
-                rect,
-                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
-                Color32::WHITE,
-            );
+            // The background's grey, drawn from the video texture as a clip is: the swap's
+            // tail with a video texture is measured before the first clip.
+            ui.painter().image(t.id, rect, t.uv(), Color32::WHITE);
             self.drew_video = true;
         }
         if self.warm_passes == 0 {
@@ -544,10 +562,11 @@ impl App {
         ui.ctx().request_repaint();
     }
 
-    /// Creates the warm-up texture (a few pixels of the background grey) once GL is there.
+    /// Creates the video texture at its smallest size once GL is there, with a few texels of
+    /// the background's grey in its corner for the warm-up draws.
     #[allow(unsafe_code)]
     fn make_warm_texture(&mut self, frame: &mut eframe::Frame) {
-        if self.warm_texture.is_some() || !self.warming_video {
+        if self.texture.is_some() || !self.warming_video {
             return;
         }
         let Some(gl) = frame.gl().cloned() else {
@@ -562,8 +581,8 @@ impl App {
         // SAFETY: as in `upload`: a texture created here, on the UI thread, filled from a slice
         // of `stride * height` bytes.
         unsafe {
-            self.warm_texture = create_texture(frame, &gl, (8, 8));
-            if let Some(t) = &self.warm_texture {
+            self.texture = create_texture(frame, &gl, TEXTURE_MIN);
+            if let Some(t) = &mut self.texture {
                 upload_into(&gl, t, &image);
             }
         }
@@ -668,19 +687,25 @@ unsafe fn create_texture(
         );
         gl.bind_texture(glow::TEXTURE_2D, None);
         let id = frame.register_native_glow_texture(tex);
-        Some(Texture { gl: tex, id, size })
+        Some(Texture {
+            gl: tex,
+            id,
+            size,
+            content: (0, 0),
+        })
     }
 }
 
-/// Copies `image` into `t` (of the same size).
+/// Copies `image` into the top-left corner of `t` (at least as large).
 ///
 /// # Safety
 /// Must be called on the UI thread with the context that created `t` current; `image.rgba`
 /// holds `stride * height` bytes.
 #[allow(unsafe_code)]
-unsafe fn upload_into(gl: &eframe::glow::Context, t: &Texture, image: &FrameImage) {
+unsafe fn upload_into(gl: &eframe::glow::Context, t: &mut Texture, image: &FrameImage) {
     use eframe::glow::{self, HasContext};
-    let size = t.size;
+    let size = (image.width.min(t.size.0), image.height.min(t.size.1));
+    t.content = size;
     // SAFETY: the caller's contract; the state changed (binding, row length) is restored.
     unsafe {
         {
@@ -933,17 +958,12 @@ impl App {
             }
             None => (rect, None),
         };
-        if let Some(t) = &self.texture {
-            let (w, h) = (t.size.0 as f32, t.size.1 as f32);
+        if let Some(t) = self.texture.as_ref().filter(|_| !self.warming_video) {
+            let (w, h) = (t.content.0 as f32, t.content.1 as f32);
             let scale = (video_area.width() / w).min(video_area.height() / h);
             let r = Rect::from_center_size(video_area.center(), vec2(w * scale, h * scale));
             self.drew_video = true;
-            ui.painter().image(
-                t.id,
-                r,
-                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
-                Color32::WHITE,
-            );
+            ui.painter().image(t.id, r, t.uv(), Color32::WHITE);
         }
         let now = self.now;
         if let (Some(rec), Some(pad)) = (self.recording.as_mut(), pad_rect) {
