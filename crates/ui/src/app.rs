@@ -538,6 +538,8 @@ impl App {
             // tail with a video texture is measured before the first clip.
             ui.painter().image(t.id, rect, t.uv(), Color32::WHITE);
             self.drew_video = true;
+            // Hidden as during a clip: winit makes its invisible cursor the first time.
+            ui.ctx().set_cursor_icon(egui::CursorIcon::None);
         }
         if self.warm_passes == 0 {
             return;
