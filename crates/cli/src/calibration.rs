@@ -15,7 +15,13 @@
 //! measured = "2026-11-29T22:55:00+00:00"
 //! clicks = 180
 //! rounds = [-7.9, -7.8, -7.6]
+//! timestamps = "callback-phase"
 //! ```
+//!
+//! `timestamps` records where the device's playback times came from when the bias was measured
+//! (`cuelab_playback::cpal_device::TimestampSource`): a bias measured against the other source
+//! does not apply, so a profile without it, or with another one, is not used (made before the
+//! PulseAudio plugin's devices were timed by their callback phase, it would be ~3.7 ms off).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +47,14 @@ pub struct Profile {
     /// stored bias is their median.
     #[serde(default)]
     pub rounds: Vec<f64>,
+    /// Where the device's playback times came from (`device-delay`, `callback-phase`).
+    #[serde(default)]
+    pub timestamps: String,
+}
+
+/// The timestamp source `cuelab` uses for `device` today.
+pub fn timestamps_of(device: &str) -> &'static str {
+    cuelab_playback::cpal_device::TimestampSource::for_device(device).as_str()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,7 +105,10 @@ pub fn lookup<'a>(
     buffer_frames: u32,
 ) -> Option<&'a Profile> {
     profiles.iter().find(|p| {
-        p.device == device && p.sample_rate == sample_rate && p.buffer_frames == buffer_frames
+        p.device == device
+            && p.sample_rate == sample_rate
+            && p.buffer_frames == buffer_frames
+            && p.timestamps == timestamps_of(device)
     })
 }
 
@@ -128,7 +145,7 @@ fn render(profiles: &[Profile]) -> String {
     let mut out = String::from("# cuelab audio calibration (cuelab check --calibrate)\n");
     for p in profiles {
         out.push_str(&format!(
-            "\n[[profile]]\ndevice = {}\nsample_rate = {}\nbuffer_frames = {}\nbias_ms = {:?}\nmeasured = {}\nclicks = {}\nrounds = [{}]\n",
+            "\n[[profile]]\ndevice = {}\nsample_rate = {}\nbuffer_frames = {}\nbias_ms = {:?}\nmeasured = {}\nclicks = {}\nrounds = [{}]\ntimestamps = {}\n",
             q(&p.device),
             p.sample_rate,
             p.buffer_frames,
@@ -139,7 +156,8 @@ fn render(profiles: &[Profile]) -> String {
                 .iter()
                 .map(|b| format!("{b:?}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            q(&p.timestamps)
         ));
     }
     out
@@ -158,6 +176,7 @@ mod tests {
             measured: "2026-11-29T22:55:00+00:00".into(),
             clicks: 60,
             rounds: vec![bias_ms - 0.1, bias_ms, bias_ms + 0.2],
+            timestamps: timestamps_of(device).into(),
         }
     }
 
@@ -179,6 +198,10 @@ mod tests {
             vec![-7.6 - 0.1, -7.6, -7.6 + 0.2]
         );
         assert!(lookup(&all, "pulse", 44_100, 512).is_none());
+        // A profile measured against the other timestamp source (or before they were
+        // recorded) does not apply.
+        let old = "[[profile]]\ndevice = \"pulse\"\nsample_rate = 48000\nbuffer_frames = 512\nbias_ms = -7.8\nmeasured = \"t\"\nclicks = 60\n";
+        assert!(lookup(&parse(old).unwrap(), "pulse", 48_000, 512).is_none());
         assert!(lookup(&all, "pulse", 48_000, 256).is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -490,6 +490,7 @@ fn calibrate(args: &Args, reports: &[AudioCheckReport]) -> anyhow::Result<Option
                     .filter_map(|r| r.loopback_bias.map(|b| b.n))
                     .sum(),
                 rounds: rounds.clone(),
+                timestamps: audio.timestamps.to_string(),
             },
         )?;
         eprintln!(
