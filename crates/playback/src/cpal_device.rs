@@ -72,7 +72,9 @@ pub enum DeviceError {
     )]
     NoDefault(&'static str),
     /// The device refused the stream configuration or failed to start.
-    #[error("cannot open {device}: {source}")]
+    #[error(
+        "cannot open {device}: {source} (no sound card or sound server here? `--audio virtual` plays on a virtual device; scripts/pulse-null-sink starts a PulseAudio null sink for `--audio pulse`)"
+    )]
     Open {
         /// The device.
         device: String,

@@ -171,11 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "calibration measurement {attempts} ({rounds} without underruns wanted)"
             ));
         }
-        reports.push(audio_check::run(&options, &mut status).with_context(|| {
-            "checking the audio device (no sound card here? `cuelab check --audio virtual` checks \
-             the virtual device; scripts/pulse-null-sink starts a PulseAudio null sink for \
-             `--audio pulse`)"
-        })?);
+        reports.push(audio_check::run(&options, &mut status).context("checking the audio device")?);
     }
     if args.calibrate && reports.iter().any(|r| r.xruns == 0) {
         reports.retain(|r| r.xruns == 0);
