@@ -242,6 +242,49 @@ fn memory_bias_music_congruent_details_are_falsely_recognised_more_often() {
         rate("false", "true") > rate("false", "false") + 0.03,
         "{cells:?}"
     );
+
+    // `confidence = 4`: one confidence row per answer, under `recognition_confidence`, on the
+    // 1-4 scale, given after its answer — and higher for correct answers than for errors.
+    let confidence: BTreeMap<(&str, &str, &str), f64> = r
+        .rows
+        .iter()
+        .filter(|x| x["kind"] == "recognition_confidence")
+        .map(|x| {
+            assert_eq!(x["step"], "recognition_confidence");
+            let v = r.f64(x, "value").unwrap();
+            assert!([1.0, 2.0, 3.0, 4.0].contains(&v), "{x:?}");
+            (
+                (
+                    x["participant"].as_str(),
+                    x["trial_index"].as_str(),
+                    x["item"].as_str(),
+                ),
+                v,
+            )
+        })
+        .collect();
+    assert_eq!(confidence.len(), recognition.len());
+    let (mut right, mut wrong) = ((0.0, 0.0), (0.0, 0.0));
+    for x in &recognition {
+        let key = (
+            x["participant"].as_str(),
+            x["trial_index"].as_str(),
+            x["item"].as_str(),
+        );
+        let c = confidence[&key];
+        let cell = if x["correct"] == "TRUE" {
+            &mut right
+        } else {
+            &mut wrong
+        };
+        cell.0 += c;
+        cell.1 += 1.0;
+    }
+    let (right, wrong) = (right.0 / right.1, wrong.0 / wrong.1);
+    assert!(
+        right > wrong + 0.3,
+        "confidence: correct {right}, errors {wrong}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -348,10 +348,12 @@ impl Step {
             | StepKind::Fixation { .. }
             | StepKind::Blank { .. }
             | StepKind::Clip { .. } => Vec::new(),
+            StepKind::Recognition { .. } => std::iter::once(id.clone())
+                .chain(self.confidence_step())
+                .collect(),
             StepKind::Consent { .. }
             | StepKind::TimeEstimate { .. }
             | StepKind::Choice { .. }
-            | StepKind::Recognition { .. }
             | StepKind::FreeText { .. } => vec![id.clone()],
             StepKind::Rating(r) if r.is_single() => vec![id.clone()],
             StepKind::Rating(r) => r.items.iter().map(|i| format!("{id}_{i}")).collect(),
@@ -361,6 +363,19 @@ impl Step {
                 .map(|i| format!("{id}_{}", i.key))
                 .chain(q.scales.iter().map(|s| format!("{id}_{s}")))
                 .collect(),
+        }
+    }
+
+    /// The step id under which a recognition step with `confidence = N` records each answer's
+    /// confidence (`<id>_confidence`, kind `recognition_confidence`), so the old/new answers stay
+    /// alone under the step's own id; `None` for other steps.
+    pub fn confidence_step(&self) -> Option<String> {
+        match &self.kind {
+            StepKind::Recognition {
+                confidence_points: Some(_),
+                ..
+            } => Some(format!("{}_confidence", self.id)),
+            _ => None,
         }
     }
 

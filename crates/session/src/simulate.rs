@@ -62,7 +62,10 @@
 //! `d′ = dprime` and criterion `c = criterion`; under music, items whose recognition row is
 //! `congruent = true` get `c − congruent_bias` (more "old" answers: music-congruent details
 //! are falsely remembered, Boltz 2001) and `d′ + congruent_dprime`. Confidence grows with the
-//! distance of the evidence from the criterion.
+//! distance of the evidence from the criterion: with `confidence = N`, an
+//! answer whose evidence lies within `confidence_step` (0.5) of `c` gets 1, the next band 2, and
+//! so on up to N, given 400 ms after the old/new answer (no random draw, so adding confidence to a
+//! protocol leaves its old/new answers as they were).
 //!
 //! **Response times** are ex-Gaussian (`mu_ms`, `sigma_ms`, `tau_ms`; defaults 650/100/350 ms,
 //! in the range reported for rating responses), per item; pages take `page_ms` longer.
@@ -231,6 +234,10 @@ pub struct MemoryModel {
     pub congruent_bias: f64,
     pub congruent_dprime: f64,
     pub participant_sd: f64,
+    /// Width of each confidence band in evidence units: an answer whose evidence lies within
+    /// `confidence_step` of the criterion gets confidence 1, the next band 2, up to the scale's
+    /// top (equally spaced confidence criteria on both sides of `c`).
+    pub confidence_step: f64,
 }
 
 impl Default for MemoryModel {
@@ -241,6 +248,7 @@ impl Default for MemoryModel {
             congruent_bias: 0.4,
             congruent_dprime: 0.2,
             participant_sd: 0.3,
+            confidence_step: 0.5,
         }
     }
 }
@@ -305,6 +313,7 @@ impl Model {
             ("congruence.fit_sd", self.congruence.fit_sd),
             ("congruence.participant_sd", self.congruence.participant_sd),
             ("memory.participant_sd", self.memory.participant_sd),
+            ("memory.confidence_step", self.memory.confidence_step),
         ];
         for (key, value) in nonneg {
             if !(0.0..=1e6).contains(&value) {
@@ -454,9 +463,13 @@ impl<'p> Simulator<'p> {
             dprime_offset,
             sophistication,
             continuous: None,
+            recognition_margin: None,
         }
     }
 }
+
+/// How long a simulated participant takes to give a recognition answer's confidence.
+const CONFIDENCE_MS: f64 = 400.0;
 
 /// One simulated participant in one session.
 #[derive(Debug)]
@@ -474,6 +487,8 @@ pub struct SimulatedParticipant<'p, C> {
     /// A trait for questionnaires (standard normal).
     sophistication: f64,
     continuous: Option<Armed>,
+    /// The last recognition answer's |evidence − criterion|, for its confidence.
+    recognition_margin: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -680,6 +695,7 @@ impl<C: WaitClock> SimulatedParticipant<'_, C> {
                 let c = mm.criterion - if congruent { mm.congruent_bias } else { 0.0 };
                 let evidence = if row.old { d / 2.0 } else { -d / 2.0 } + normal(&mut self.rng);
                 let says_old = evidence > c;
+                self.recognition_margin = Some((evidence - c).abs());
                 (
                     Some(if says_old { 1.0 } else { 0.0 }),
                     Some(if says_old { "old" } else { "new" }.to_string()),
@@ -867,7 +883,20 @@ impl<C: WaitClock> Respondent for SimulatedParticipant<'_, C> {
         let mut out = Vec::with_capacity(ask.items.len());
         let mut elapsed = 0.0;
         let mut timed_out = false;
+        // With `confidence = N`, how sure after each old/new answer (as the window asks it).
+        let confidence = match (&ask.step.kind, ask.step.confidence_step()) {
+            (
+                StepKind::Recognition {
+                    confidence_points: Some(n),
+                    ..
+                },
+                Some(step),
+            ) => Some((*n, step)),
+            _ => None,
+        };
+        let mut confidences = Vec::new();
         for item in ask.items {
+            self.recognition_margin = None;
             let (value, text, correct) = self.item_value(ask, item);
             let mut rt = self.rt_ms();
             if let StepKind::TimeEstimate {
@@ -917,7 +946,35 @@ impl<C: WaitClock> Respondent for SimulatedParticipant<'_, C> {
                 onset,
                 timed_out,
             });
+            if let Some((points, step)) = &confidence {
+                // The confidence key follows the answer after a fixed 400 ms (no draw, so the
+                // old/new answers are those of a protocol without confidence).
+                let conf = self.recognition_margin.map(|m| {
+                    let band = (m / self.model.memory.confidence_step.max(1e-9)).floor();
+                    (band + 1.0).min(f64::from(*points))
+                });
+                let at = if timed_out {
+                    None
+                } else {
+                    elapsed += CONFIDENCE_MS;
+                    self.wait_rt(onset, elapsed, ask.timeout)
+                };
+                timed_out = at.is_none();
+                confidences.push(Response {
+                    step: step.clone(),
+                    kind: "recognition_confidence".to_string(),
+                    item: item.clone(),
+                    value: at.and(conf),
+                    text: None,
+                    rt_ms: at,
+                    correct: None,
+                    attention_check: false,
+                    onset,
+                    timed_out,
+                });
+            }
         }
+        out.extend(confidences);
         Ok(out)
     }
 

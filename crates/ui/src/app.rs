@@ -180,11 +180,7 @@ impl Form {
     /// old/new answers stay alone under the step's own id (signal detection reads them there),
     /// timed from the step's onset like them.
     fn confidence_responses(&self, items: &[String], timed_out: bool) -> Vec<Response> {
-        let StepKind::Recognition {
-            confidence_points: Some(_),
-            ..
-        } = &self.ask.step.kind
-        else {
+        let Some(step) = self.ask.step.confidence_step() else {
             return Vec::new();
         };
         let onset = self.onset.unwrap_or_default();
@@ -192,7 +188,7 @@ impl Form {
             .iter()
             .zip(&self.answers)
             .map(|(item, a)| Response {
-                step: format!("{}_confidence", self.ask.step.id),
+                step: step.clone(),
                 kind: "recognition_confidence".to_string(),
                 item: item.clone(),
                 value: a.confidence.map(|(v, _)| v),
