@@ -583,7 +583,7 @@ fn timing_result(
             );
         let runs = sorted
             .clone()
-            .group_by([col("s")])
+            .group_by_stable([col("s")])
             .agg([len().alias("n")])
             .sort(["s"], SortMultipleOptions::default())
             .collect()?;

@@ -721,15 +721,14 @@ pub fn cell_means(
     within: &[String],
     between: &[String],
 ) -> Result<CellMeans, AnalysisError> {
-    let mut keys: Vec<Expr> = vec![col(subject)];
-    keys.extend(within.iter().chain(between).map(|f| col(f.as_str())));
-    let agg = prepared
+    // The means are summed here, in row order, not by a polars group-by: its sums came out
+    // different in the last bit from run to run (the order it visits a group's rows is not
+    // fixed), and the same data must give the same bytes.
+    let rows = prepared
         .trials
         .clone()
         .lazy()
-        .group_by(keys)
-        .agg([col(dv).mean().alias("__mean")])
-        .sort([subject], SortMultipleOptions::default())
+        .filter(col(dv).is_not_null())
         .collect()?;
 
     let level_count = |f: &String| -> Result<(String, usize), AnalysisError> {
@@ -746,16 +745,33 @@ pub fn cell_means(
         between.iter().map(level_count).collect::<Result<_, _>>()?;
     let n_cells: usize = within_n.iter().map(|(_, n)| n).product();
 
-    let subjects_col = text_column(&agg, subject)?;
-    let means = f64_column(&agg, "__mean")?;
-    let within_codes: Vec<Vec<usize>> = within
-        .iter()
-        .map(|f| codes(&agg, f, &prepared.levels[f]))
-        .collect::<Result<_, _>>()?;
-    let between_codes: Vec<Vec<usize>> = between
-        .iter()
-        .map(|f| codes(&agg, f, &prepared.levels[f]))
-        .collect::<Result<_, _>>()?;
+    let row_codes = |names: &[String]| -> Result<Vec<Vec<usize>>, AnalysisError> {
+        names
+            .iter()
+            .map(|f| codes(&rows, f, &prepared.levels[f]))
+            .collect()
+    };
+    let (row_within, row_between) = (row_codes(within)?, row_codes(between)?);
+    let values = f64_column(&rows, dv)?;
+    // (subject, within codes, between codes) -> (sum, n), subjects in sorted order.
+    type Key = (String, Vec<usize>, Vec<usize>);
+    let mut sums: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
+    for (r, s) in text_column(&rows, subject)?.into_iter().enumerate() {
+        let w = row_within.iter().map(|c| c[r]).collect();
+        let b = row_between.iter().map(|c| c[r]).collect();
+        let e = sums.entry((s, w, b)).or_default();
+        e.0 += values[r];
+        e.1 += 1;
+    }
+    let subjects_col: Vec<String> = sums.keys().map(|k| k.0.clone()).collect();
+    let means: Vec<f64> = sums.values().map(|(sum, n)| sum / *n as f64).collect();
+    let transpose = |pick: &dyn Fn(&Key) -> &Vec<usize>, k: usize| -> Vec<Vec<usize>> {
+        (0..k)
+            .map(|i| sums.keys().map(|key| pick(key)[i]).collect())
+            .collect()
+    };
+    let within_codes = transpose(&|k| &k.1, within.len());
+    let between_codes = transpose(&|k| &k.2, between.len());
 
     let mut order: Vec<String> = Vec::new();
     let mut row_of: HashMap<&str, usize> = HashMap::new();

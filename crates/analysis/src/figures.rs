@@ -21,6 +21,7 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -67,6 +68,26 @@ fn title_font<DB: DrawingBackend>(
     } else {
         font(s, (20.0 * room / width).max(12.0))
     }
+}
+
+/// Every figure's axes: labels and descriptions at 14 pt, 5-pt ticks, a 1-pt black frame, light
+/// grid lines (scaled by `s`, the figure's print scale).
+fn house_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    s: f64,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged,
+    Y: Ranged,
+    DB: DrawingBackend,
+{
+    mesh.label_style(font(s, 14.0))
+        .axis_desc_style(font(s, 14.0))
+        .set_all_tick_mark_size(px(s, 5.0))
+        .axis_style(BLACK.stroke_width(px(s, 1.0)))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
+        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
+        .max_light_lines(1)
 }
 
 /// `v` SVG units at scale `s`, in whole pixels (at least 1).
@@ -526,19 +547,11 @@ fn draw_cell_means<DB: DrawingBackend>(
         .x_label_area_size(layout.area.round() as u32)
         .y_label_area_size(y_area)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y.clone())?;
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), s)
         .disable_x_mesh()
         .x_labels(0)
         .y_label_formatter(&tick_label(&y))
         .y_desc(y_label)
-        .label_style(font(s, 14.0))
-        .axis_desc_style(font(s, 14.0))
-        .set_all_tick_mark_size(px(s, 5.0))
-        .axis_style(BLACK.stroke_width(px(s, 1.0)))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
-        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
-        .max_light_lines(1)
         .draw()?;
     let centres: Vec<i32> = (0..n)
         .map(|i| chart.backend_coord(&(i as f64, y.start)).0)
@@ -630,19 +643,11 @@ fn draw_power<DB: DrawingBackend>(
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(x.clone(), y.clone())?;
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), s)
         .x_desc("participants per study (n)")
         .y_desc("power (share of studies with p < α)")
         .x_label_formatter(&tick_label(&x))
         .y_label_formatter(&tick_label(&y))
-        .label_style(font(s, 14.0))
-        .axis_desc_style(font(s, 14.0))
-        .set_all_tick_mark_size(px(s, 5.0))
-        .axis_style(BLACK.stroke_width(px(s, 1.0)))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
-        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
-        .max_light_lines(1)
         .draw()?;
     let at = |p: &PowerPoint| {
         (
@@ -721,19 +726,11 @@ fn draw_histogram<DB: DrawingBackend>(
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(x.clone(), 0.0..top)?;
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), s)
         .x_desc(x_label)
         .y_desc("trials")
         .x_label_formatter(&tick_label(&x))
         .y_label_formatter(&tick_label(&(0.0..top)))
-        .label_style(font(s, 14.0))
-        .axis_desc_style(font(s, 14.0))
-        .set_all_tick_mark_size(px(s, 5.0))
-        .axis_style(BLACK.stroke_width(px(s, 1.0)))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
-        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
-        .max_light_lines(1)
         .draw()?;
     chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
         let x0 = x.start + i as f64 * width;
@@ -778,19 +775,11 @@ fn draw_estimate_vs_actual<DB: DrawingBackend>(
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(0.0..hi, 0.0..hi)?;
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), s)
         .x_desc(format!("actual duration ({unit})"))
         .y_desc(format!("estimated duration ({unit})"))
         .x_label_formatter(&tick_label(&axis))
         .y_label_formatter(&tick_label(&axis))
-        .label_style(font(s, 14.0))
-        .axis_desc_style(font(s, 14.0))
-        .set_all_tick_mark_size(px(s, 5.0))
-        .axis_style(BLACK.stroke_width(px(s, 1.0)))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
-        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
-        .max_light_lines(1)
         .draw()?;
     chart
         .draw_series(LineSeries::new(
@@ -878,19 +867,11 @@ fn draw_time_course<DB: DrawingBackend>(
         .x_label_area_size(px(s, 40.0))
         .y_label_area_size(px(s, 60.0))
         .build_cartesian_2d(x.clone(), y.clone())?;
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), s)
         .x_desc(labels.0.as_str())
         .y_desc(labels.1.as_str())
         .x_label_formatter(&tick_label(&x))
         .y_label_formatter(&tick_label(&y))
-        .label_style(font(s, 14.0))
-        .axis_desc_style(font(s, 14.0))
-        .set_all_tick_mark_size(px(s, 5.0))
-        .axis_style(BLACK.stroke_width(px(s, 1.0)))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(px(s, 1.0)))
-        .light_line_style(BLACK.mix(0.05).stroke_width(px(s, 1.0)))
-        .max_light_lines(1)
         .draw()?;
     for (k, series) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];

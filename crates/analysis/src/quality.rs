@@ -112,7 +112,7 @@ pub fn timing_quality(table: &Path, subject: &str) -> Result<Option<TimingQualit
     let per = trials
         .clone()
         .lazy()
-        .group_by([col("s")])
+        .group_by_stable([col("s")])
         .agg(aggs)
         .sort(["s"], SortMultipleOptions::default())
         .collect()

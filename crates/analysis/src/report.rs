@@ -100,7 +100,7 @@ pub(crate) fn figures(
             .trials
             .clone()
             .lazy()
-            .group_by(keys)
+            .group_by_stable(keys)
             .agg([
                 value_expr(&dur.estimate).mean().alias("__e"),
                 value_expr(&dur.actual).mean().alias("__a"),

@@ -99,7 +99,7 @@ pub fn compute(
             truthy("correct").fill_null(lit(false)).alias("right"),
         ])
         .with_columns([col("said_old").eq(col("right")).alias("is_old")])
-        .group_by([col(subject), col(spec.condition.as_str())])
+        .group_by_stable([col(subject), col(spec.condition.as_str())])
         .agg([
             (col("is_old").and(col("said_old")))
                 .cast(DataType::UInt32)

@@ -153,28 +153,41 @@ pub fn compute(spec: &TimeCourseSpec, path: &Path) -> Result<TimeCourse, Analysi
             col(spec.value.as_str()).cast(DataType::Float64).alias("v"),
         ])
         .drop_nulls(None)
-        .group_by([col("c"), col("t"), col("s")])
-        .agg([col("v").mean().alias("v")])
-        .sort(["c", "t"], SortMultipleOptions::default())
         .collect()
         .map_err(pl)?;
+    let subjects = data::text_column(&per_subject, "s")?;
     let conds = data::text_column(&per_subject, "c")?;
     let times = data::f64_column(&per_subject, "t")?;
     let values = data::f64_column(&per_subject, "v")?;
-    let mut groups: BTreeMap<(String, u64), (f64, Vec<f64>)> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for ((c, t), v) in conds.into_iter().zip(times).zip(values) {
-        if !order.contains(&c) {
-            order.push(c.clone());
-        }
-        // Sortable key for non-negative and negative times alike.
-        let key = t.to_bits()
+    // Each subject's mean per (condition, bin), summed here in row order with every key
+    // sorted (a polars group-by's sums differed in the last bit from run to run).
+    // Sortable key for non-negative and negative times alike.
+    let time_key = |t: f64| {
+        t.to_bits()
             ^ if t.is_sign_negative() {
                 u64::MAX
             } else {
                 1 << 63
-            };
-        groups.entry((c, key)).or_insert((t, Vec::new())).1.push(v);
+            }
+    };
+    let mut cells: BTreeMap<(String, u64, String), (f64, f64, usize)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (((s, c), t), v) in subjects.into_iter().zip(conds).zip(times).zip(values) {
+        if !order.contains(&c) {
+            order.push(c.clone());
+        }
+        let e = cells.entry((c, time_key(t), s)).or_insert((t, 0.0, 0));
+        e.1 += v;
+        e.2 += 1;
+    }
+    order.sort();
+    let mut groups: BTreeMap<(String, u64), (f64, Vec<f64>)> = BTreeMap::new();
+    for ((c, key, _), (t, sum, n)) in cells {
+        groups
+            .entry((c, key))
+            .or_insert((t, Vec::new()))
+            .1
+            .push(sum / n as f64);
     }
     let mut conditions = Named::default();
     for c in order {

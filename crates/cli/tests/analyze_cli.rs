@@ -543,3 +543,23 @@ fn an_unsupported_lmm_formula_exits_2_pointing_at_the_term() {
     let at = lines[caret].find('^').unwrap();
     assert!(formula[at..].starts_with("participant/clip"), "{err}");
 }
+
+#[test]
+fn the_same_data_gives_the_same_numbers_to_the_last_bit_on_every_run() {
+    // A polars group-by summed a group's rows in an order that changed from run to run, so
+    // cell means (and everything after them) differed in the last bit. Separate processes,
+    // as a user reruns a command; only the provenance (date, command) may differ.
+    for plan in ["analysis/time_perception.toml", "analysis/timing_sim.toml"] {
+        let runs: Vec<serde_json::Value> = (0..2)
+            .map(|_| {
+                let o = cuelab(&["analyze", plan, "--format", "json"]);
+                assert!(o.status.success(), "{plan}: {}", text(&o.stderr));
+                let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                v.as_object_mut().unwrap().remove("provenance");
+                v
+            })
+            .collect();
+        assert!(runs[0]["anova"].is_object(), "{plan}");
+        assert_eq!(runs[0], runs[1], "{plan}");
+    }
+}
