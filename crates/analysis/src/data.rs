@@ -753,25 +753,52 @@ pub fn cell_means(
     };
     let (row_within, row_between) = (row_codes(within)?, row_codes(between)?);
     let values = f64_column(&rows, dv)?;
-    // (subject, within codes, between codes) -> (sum, n), subjects in sorted order.
-    type Key = (String, Vec<usize>, Vec<usize>);
-    let mut sums: BTreeMap<Key, (f64, usize)> = BTreeMap::new();
-    for (r, s) in text_column(&rows, subject)?.into_iter().enumerate() {
-        let w = row_within.iter().map(|c| c[r]).collect();
-        let b = row_between.iter().map(|c| c[r]).collect();
-        let e = sums.entry((s, w, b)).or_default();
+    // (subject, cell) -> (sum, n), the cell one mixed-radix code of the within then the
+    // between factors' codes; no allocation per row (a million trials stay cheap).
+    let factors: Vec<(&Vec<usize>, usize)> = row_within
+        .iter()
+        .zip(&within_n)
+        .chain(row_between.iter().zip(&between_n))
+        .map(|(codes, (_, n))| (codes, *n))
+        .collect();
+    let subject_column = rows.column(subject)?.cast(&DataType::String)?;
+    let mut subject_index: HashMap<&str, usize> = HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut sums: HashMap<(usize, usize), (f64, usize)> = HashMap::new();
+    for (r, s) in subject_column.str()?.iter().enumerate() {
+        let s =
+            s.ok_or_else(|| AnalysisError::Data(format!("column `{subject}` has missing values")))?;
+        let si = *subject_index.entry(s).or_insert_with(|| {
+            names.push(s);
+            names.len() - 1
+        });
+        let code = factors.iter().fold(0, |acc, (c, n)| acc * n + c[r]);
+        // Each key's rows are summed in row order, whatever order the map keeps its keys in.
+        let e = sums.entry((si, code)).or_default();
         e.0 += values[r];
         e.1 += 1;
     }
-    let subjects_col: Vec<String> = sums.keys().map(|k| k.0.clone()).collect();
-    let means: Vec<f64> = sums.values().map(|(sum, n)| sum / *n as f64).collect();
-    let transpose = |pick: &dyn Fn(&Key) -> &Vec<usize>, k: usize| -> Vec<Vec<usize>> {
-        (0..k)
-            .map(|i| sums.keys().map(|key| pick(key)[i]).collect())
-            .collect()
-    };
-    let within_codes = transpose(&|k| &k.1, within.len());
-    let between_codes = transpose(&|k| &k.2, between.len());
+    let mut keys: Vec<(usize, usize)> = sums.keys().copied().collect();
+    keys.sort_by(|a, b| names[a.0].cmp(names[b.0]).then(a.1.cmp(&b.1)));
+    let subjects_col: Vec<String> = keys.iter().map(|k| names[k.0].to_string()).collect();
+    let means: Vec<f64> = keys
+        .iter()
+        .map(|k| {
+            let (sum, n) = sums[k];
+            sum / n as f64
+        })
+        .collect();
+    // Back from the cell code to each factor's code (the last factor varies fastest).
+    let mut factor_codes: Vec<Vec<usize>> = vec![Vec::with_capacity(keys.len()); factors.len()];
+    for &(_, code) in &keys {
+        let mut rest = code;
+        for (k, (_, n)) in factors.iter().enumerate().rev() {
+            factor_codes[k].push(rest % n);
+            rest /= n;
+        }
+    }
+    let between_codes = factor_codes.split_off(within.len());
+    let within_codes = factor_codes;
 
     let mut order: Vec<String> = Vec::new();
     let mut row_of: HashMap<&str, usize> = HashMap::new();
