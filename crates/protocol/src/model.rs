@@ -114,6 +114,8 @@ pub const TEXT_DEFAULTS: &[(&str, &str)] = &[
     ("yes", "Yes"),
     ("no", "No"),
     ("confidence", "How sure are you?"),
+    ("confidence_low", "guessing"),
+    ("confidence_high", "sure"),
     (
         "break",
         "Take a short break. Press the space bar when you are ready to go on.",

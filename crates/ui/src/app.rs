@@ -1357,6 +1357,15 @@ fn ask_widgets(
                 );
                 let mut sure = None;
                 ui.horizontal(|ui| sure = point_row(ui, *points, None, true));
+                // The scale's ends, so 1 and N mean the same to every participant.
+                ui.label(
+                    RichText::new(format!(
+                        "1 = {}   {points} = {}",
+                        labels.get("confidence_low"),
+                        labels.get("confidence_high")
+                    ))
+                    .size(24.0),
+                );
                 if let Some(k) = digit(ui).filter(|k| k <= points) {
                     sure = Some(k);
                 }
