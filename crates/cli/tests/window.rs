@@ -372,6 +372,18 @@ fn drive_the_protocol(d: &mut Driver) {
     d.shot("reproduction-hold");
     std::thread::sleep(Duration::from_millis(400));
     d.x(&["keyup", "space"]);
+    // Recognition with confidence: "yes" to the old item, sure 3 of 4; "no" to the new one,
+    // sure 2.
+    d.next("ask:recog");
+    d.shot("recognition");
+    d.key("y");
+    d.until("answered=1/2");
+    d.shot("recognition-confidence");
+    d.key("3");
+    d.until("sure=1");
+    d.key("n");
+    d.until("answered=2/2");
+    d.key("2");
     d.next("page");
     d.shot("break");
     d.key("space");
@@ -437,6 +449,10 @@ fn check_export(data_dir: &Path, out: &Path, underruns_possible: bool) -> Csv {
         ("2", "sd", "calm_tense", "2", ""),
         ("2", "sd", "sad_happy", "6", ""),
         ("2", "verbal", "verbal", "12.5", ""),
+        ("2", "recog", "a test pattern", "1", "old"),
+        ("2", "recog", "a red square", "0", "new"),
+        ("2", "recog_confidence", "a test pattern", "3", ""),
+        ("2", "recog_confidence", "a red square", "2", ""),
         ("", "comments", "comments", "", "nice clips"),
     ];
     for &(trial, step, item, value, text) in exact {
@@ -448,6 +464,13 @@ fn check_export(data_dir: &Path, out: &Path, underruns_possible: bool) -> Csv {
         assert!(rt > 0.0 && rt < 60_000.0, "{step}/{item}: rt {rt}");
     }
     assert_eq!(row("1", "moved", "moved")["correct"], "TRUE");
+    for item in ["a test pattern", "a red square"] {
+        assert_eq!(row("2", "recog", item)["correct"], "TRUE", "{item}");
+        assert_eq!(
+            row("2", "recog_confidence", item)["kind"],
+            "recognition_confidence"
+        );
+    }
     // The VAS: 40% along its line (to within the pixel rounding).
     let fit = responses.f64(row("2", "fit", "fit"), "value").unwrap();
     assert!((fit - 40.0).abs() <= 1.0, "fit {fit}");

@@ -610,10 +610,14 @@ impl App {
             .to_string(),
             View::Ask(form) if form.onset.is_none() => return None,
             View::Ask(form) => format!(
-                "ask:{} answered={}/{} typed={} error={} repro={}",
+                "ask:{} answered={}/{} sure={} typed={} error={} repro={}",
                 form.ask.step.id,
                 form.answers.iter().filter(|a| a.at.is_some()).count(),
                 form.answers.len(),
+                form.answers
+                    .iter()
+                    .filter(|a| a.confidence.is_some())
+                    .count(),
                 form.answers
                     .iter()
                     .map(|a| a.buf.chars().count())
