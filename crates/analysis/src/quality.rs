@@ -98,11 +98,7 @@ pub fn timing_quality(table: &Path, subject: &str) -> Result<Option<TimingQualit
         );
     }
     let trials = lf.select(cols).collect().map_err(pl)?;
-    let mut aggs = vec![
-        len().alias("n"),
-        col("o").mean().alias("mean"),
-        col("o").abs().max().alias("absmax"),
-    ];
+    let mut aggs = vec![len().alias("n"), col("o").abs().max().alias("absmax")];
     if has_frames {
         aggs.push(col("fd").sum().alias("fd"));
     }
@@ -134,7 +130,27 @@ pub fn timing_quality(table: &Path, subject: &str) -> Result<Option<TimingQualit
         return Ok(None);
     }
     let names = crate::data::text_column(&per, "s")?;
-    let (n, mean, absmax) = (f64s(&per, "n")?, f64s(&per, "mean")?, f64s(&per, "absmax")?);
+    let (n, absmax) = (f64s(&per, "n")?, f64s(&per, "absmax")?);
+    // Each participant's mean offset summed here in row order: a polars group-by's sums are
+    // not the same to the last bit from run to run.
+    let mut sums: std::collections::HashMap<String, (f64, usize)> = Default::default();
+    for (s, o) in crate::data::text_column(&trials, "s")?
+        .into_iter()
+        .zip(f64s(&trials, "o")?)
+    {
+        let e = sums.entry(s).or_default();
+        if o.is_finite() {
+            e.0 += o;
+            e.1 += 1;
+        }
+    }
+    let mean: Vec<f64> = names
+        .iter()
+        .map(|s| match sums.get(s) {
+            Some(&(sum, k)) if k > 0 => sum / k as f64,
+            _ => f64::NAN,
+        })
+        .collect();
     let fd = if has_frames {
         Some(f64s(&per, "fd")?)
     } else {
