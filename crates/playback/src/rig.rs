@@ -272,6 +272,39 @@ impl<Q: FrameQueue<Frame = VideoFrame, Error = VideoError> + ?Sized> FrameQueue 
     }
 }
 
+/// The request's soundtrack, loaded (`None`: a silent trial).
+fn sound_for(stimuli: &Stimuli, req: &ClipRequest) -> Result<Option<Arc<Sound>>, PresentError> {
+    req.soundtrack
+        .as_deref()
+        .map(|id| {
+            stimuli
+                .sound(id)
+                .map(Arc::clone)
+                .ok_or_else(|| PresentError::stop(format!("soundtrack `{id}` was not loaded")))
+        })
+        .transpose()
+}
+
+/// Presents a clip with its soundtrack (if any), which stops with a short fade at the clip's
+/// end; both rigs go through it.
+fn present_clip<D: Display + ?Sized>(
+    queue: &mut Box<dyn FrameQueue<Frame = VideoFrame, Error = VideoError>>,
+    display: &mut D,
+    soundtrack: Option<EngineSoundtrack<'_>>,
+    config: &PresentConfig,
+    onsets: &mut dyn FnMut(Onset),
+) -> Result<TrialTiming, PresentError> {
+    match soundtrack {
+        Some(mut out) => {
+            let timing =
+                present_with(queue, display, Some(&mut out), config, onsets).map_err(video_err)?;
+            out.stop(STOP_FADE).map_err(video_err)?;
+            Ok(timing)
+        }
+        None => present_with(queue, display, None, config, onsets).map_err(video_err),
+    }
+}
+
 /// The fade applied when a clip's end stops its soundtrack.
 const STOP_FADE: SessionTime = SessionTime::from_millis(50);
 
@@ -338,33 +371,16 @@ impl Presenter for VirtualRig {
         self.device.render_until(self.clock.now());
         let mut queue = queue_for(&self.stimuli, Frames::Timestamps, req)?;
         let config = config_for(req, self.lead);
-        let timing = match req.soundtrack.as_deref() {
-            Some(id) => {
-                let sound = self.stimuli.sound(id).ok_or_else(|| {
-                    PresentError::stop(format!("soundtrack `{id}` was not loaded"))
-                })?;
-                let mut out = EngineSoundtrack::on_virtual_device(
-                    &mut self.engine,
-                    &mut self.device,
-                    self.clock.clone(),
-                    Arc::clone(sound),
-                    0.0,
-                );
-                let timing = present_with(
-                    &mut queue,
-                    &mut self.display,
-                    Some(&mut out),
-                    &config,
-                    onsets,
-                )
-                .map_err(video_err)?;
-                out.stop(STOP_FADE).map_err(video_err)?;
-                timing
-            }
-            None => present_with(&mut queue, &mut self.display, None, &config, onsets)
-                .map_err(video_err)?,
-        };
-        Ok(timing)
+        let out = sound_for(&self.stimuli, req)?.map(|sound| {
+            EngineSoundtrack::on_virtual_device(
+                &mut self.engine,
+                &mut self.device,
+                self.clock.clone(),
+                sound,
+                0.0,
+            )
+        });
+        present_clip(&mut queue, &mut self.display, out, &config, onsets)
     }
 }
 
@@ -435,26 +451,8 @@ impl<D: Display> Presenter for Rig<D> {
             audio_bias: self.bias,
             ..config_for(req, self.lead)
         };
-        let timing = match req.soundtrack.as_deref() {
-            Some(id) => {
-                let sound = self.stimuli.sound(id).ok_or_else(|| {
-                    PresentError::stop(format!("soundtrack `{id}` was not loaded"))
-                })?;
-                let mut out = EngineSoundtrack::new(&mut self.engine, Arc::clone(sound), 0.0);
-                let timing = present_with(
-                    &mut queue,
-                    &mut self.display,
-                    Some(&mut out),
-                    &config,
-                    onsets,
-                )
-                .map_err(video_err)?;
-                out.stop(STOP_FADE).map_err(video_err)?;
-                timing
-            }
-            None => present_with(&mut queue, &mut self.display, None, &config, onsets)
-                .map_err(video_err)?,
-        };
-        Ok(timing)
+        let out = sound_for(&self.stimuli, req)?
+            .map(|sound| EngineSoundtrack::new(&mut self.engine, sound, 0.0));
+        present_clip(&mut queue, &mut self.display, out, &config, onsets)
     }
 }
