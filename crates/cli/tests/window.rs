@@ -568,79 +568,113 @@ fn print_timing(label: &str, trials: &Csv) {
     }
 }
 
-#[test]
-fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
-    let missing = missing(&["Xvfb", "xdotool", "ffmpeg"]);
+/// Skips a test (saying so) when a tool it drives is missing; `true` when it may run.
+fn have(tools: &[&'static str]) -> bool {
+    let missing = missing(tools);
     if !missing.is_empty() {
         eprintln!(
             "skipped: {} not installed (scripts/setup --test installs them)",
             missing.join(", ")
         );
-        assert!(missing.iter().all(|t| which(t).is_none()));
-        return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (_xvfb, display) = xvfb(100);
-    let tmp = common::temp_dir("window");
+    missing.is_empty()
+}
+
+/// A fresh X server and test folder, with participant 1 driven through the whole protocol.
+struct Session {
+    _xvfb: Killed,
+    display: String,
+    tmp: PathBuf,
+    data_dir: PathBuf,
+    shots: PathBuf,
+    /// What cuelab printed.
+    said: String,
+}
+
+/// Runs participant 1 with `--audio audio` on a new Xvfb (display number from `base`) in the
+/// test folder `tag`, screenshots prefixed `shot_prefix`; the run completed all three trials.
+fn scripted_session(base: u32, tag: &str, audio: &str, shot_prefix: &'static str) -> Session {
+    let (xvfb, display) = xvfb(base);
+    let tmp = common::temp_dir(tag);
     std::fs::create_dir_all(&tmp).unwrap();
     let data_dir = tmp.join("data");
     let shots = common::root().join("target/ui-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
 
     let log = tmp.join("stderr.txt");
-    let mut run = start_run(&display, "virtual", "1", &data_dir, &tmp, &log);
-    let mut d = Driver::attach(&display, &shots, "", &log);
+    let mut run = start_run(&display, audio, "1", &data_dir, &tmp, &log);
+    let mut d = Driver::attach(&display, &shots, shot_prefix, &log);
     drive_the_protocol(&mut d);
     let status = exit_status(&mut run, &log);
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{status}: {said}");
     assert!(said.contains("trial   3/3"), "{said}");
+    Session {
+        _xvfb: xvfb,
+        display,
+        tmp,
+        data_dir,
+        shots,
+        said,
+    }
+}
 
-    // A second participant quits at the consent page: Esc, then Y. The session ends `aborted`
-    // (exit 3) with its data kept.
-    let log2 = tmp.join("stderr2.txt");
-    let mut quit = start_run(&display, "virtual", "2", &data_dir, &tmp, &log2);
-    let mut d = Driver::attach(&display, &shots, "", &log2);
-    d.next("consent");
-    d.key("Escape");
-    d.until("quit");
-    d.key("y");
-    let quit_status = exit_status(&mut quit, &log2);
-    assert_eq!(quit_status.code(), Some(3), "{quit_status}");
+/// The status `session.json` records for `participant`'s first session.
+fn session_status(data_dir: &Path, participant: &str) -> String {
     let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data_dir.join("window-e2e/sub-2/ses-1/session.json")).unwrap(),
+        &std::fs::read_to_string(
+            data_dir.join(format!("window-e2e/sub-{participant}/ses-1/session.json")),
+        )
+        .unwrap(),
     )
     .unwrap();
-    assert_eq!(meta["status"], "aborted", "{meta}");
+    meta["status"].as_str().unwrap_or_default().to_string()
+}
 
-    // A third participant's window is destroyed under it (as if by another X client): the
-    // session ends `aborted` too.
-    let log3 = tmp.join("stderr3.txt");
-    let mut closed = start_run(&display, "virtual", "3", &data_dir, &tmp, &log3);
-    let mut d = Driver::attach(&display, &shots, "", &log3);
+/// `participant` quits at the consent page by `quit`: the session ends `aborted` (exit 3)
+/// with its data kept.
+fn quit_at_consent(s: &Session, participant: &str, quit: impl Fn(&mut Driver)) {
+    let log = s.tmp.join(format!("stderr{participant}.txt"));
+    let mut run = start_run(
+        &s.display,
+        "virtual",
+        participant,
+        &s.data_dir,
+        &s.tmp,
+        &log,
+    );
+    let mut d = Driver::attach(&s.display, &s.shots, "", &log);
     d.next("consent");
-    d.x(&["windowclose", &d.window]);
-    let closed_status = exit_status(&mut closed, &log3);
-    assert_eq!(closed_status.code(), Some(3), "{closed_status}");
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data_dir.join("window-e2e/sub-3/ses-1/session.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(meta["status"], "aborted", "{meta}");
+    quit(&mut d);
+    let status = exit_status(&mut run, &log);
+    assert_eq!(status.code(), Some(3), "{status}");
+    assert_eq!(session_status(&s.data_dir, participant), "aborted");
+}
 
-    let trials = check_export(&data_dir, &tmp.join("export"), false);
+#[test]
+fn a_window_session_driven_by_xdotool_exports_exactly_the_answers_given() {
+    if !have(&["Xvfb", "xdotool", "ffmpeg"]) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let s = scripted_session(100, "window", "virtual", "");
+
+    // A second participant quits at the consent page: Esc, then Y.
+    quit_at_consent(&s, "2", |d| {
+        d.key("Escape");
+        d.until("quit");
+        d.key("y");
+    });
+    // A third participant's window is destroyed under it (as if by another X client).
+    quit_at_consent(&s, "3", |d| d.x(&["windowclose", &d.window]));
+
+    let trials = check_export(&s.data_dir, &s.tmp.join("export"), false);
     print_timing("virtual", &trials);
 }
 
 #[test]
 fn the_same_session_through_the_pulseaudio_null_sink_measures_every_clips_av_offset() {
-    let missing = missing(&["Xvfb", "xdotool", "ffmpeg", "pulseaudio", "pactl"]);
-    if !missing.is_empty() {
-        eprintln!(
-            "skipped: {} not installed (scripts/setup --test installs them)",
-            missing.join(", ")
-        );
-        assert!(missing.iter().all(|t| which(t).is_none()));
+    if !have(&["Xvfb", "xdotool", "ffmpeg", "pulseaudio", "pactl"]) {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -651,32 +685,15 @@ fn the_same_session_through_the_pulseaudio_null_sink_measures_every_clips_av_off
         .expect("scripts/pulse-null-sink runs");
     assert!(sink.status.success(), "{}", common::text(&sink));
 
-    let (_xvfb, display) = xvfb(1900);
-    let tmp = common::temp_dir("window-pulse");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let data_dir = tmp.join("data");
-    let shots = common::root().join("target/ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-
-    let log = tmp.join("stderr.txt");
-    let mut run = start_run(&display, "pulse", "1", &data_dir, &tmp, &log);
-    let mut d = Driver::attach(&display, &shots, "pulse-", &log);
-    drive_the_protocol(&mut d);
-    let status = exit_status(&mut run, &log);
-    let said = std::fs::read_to_string(&log).unwrap();
-    assert!(status.success(), "{status}: {said}");
-    assert!(said.contains("trial   3/3"), "{said}");
+    let s = scripted_session(1900, "window-pulse", "pulse", "pulse-");
     // No profile for the null sink in this test's config folder: the run says so.
     assert!(
-        said.contains("calibration: no profile for `pulse`"),
-        "{said}"
+        s.said.contains("calibration: no profile for `pulse`"),
+        "{}",
+        s.said
     );
 
-    let trials = check_export(&data_dir, &tmp.join("export"), true);
+    let trials = check_export(&s.data_dir, &s.tmp.join("export"), true);
     print_timing("pulse", &trials);
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data_dir.join("window-e2e/sub-1/ses-1/session.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(meta["status"], "completed", "{meta}");
+    assert_eq!(session_status(&s.data_dir, "1"), "completed");
 }
