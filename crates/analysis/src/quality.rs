@@ -98,21 +98,6 @@ pub fn timing_quality(table: &Path, subject: &str) -> Result<Option<TimingQualit
         );
     }
     let trials = lf.select(cols).collect().map_err(pl)?;
-    let mut aggs = vec![len().alias("n"), col("o").abs().max().alias("absmax")];
-    if has_frames {
-        aggs.push(col("fd").sum().alias("fd"));
-    }
-    if has_flagged {
-        aggs.push(col("fl").sum().cast(DataType::Float64).alias("fl"));
-    }
-    let per = trials
-        .clone()
-        .lazy()
-        .group_by_stable([col("s")])
-        .agg(aggs)
-        .sort(["s"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pl)?;
     let f64s = |df: &DataFrame, name: &str| -> Result<Vec<f64>, AnalysisError> {
         Ok(df
             .column(name)?
@@ -122,55 +107,57 @@ pub fn timing_quality(table: &Path, subject: &str) -> Result<Option<TimingQualit
             .map(|v| v.unwrap_or(f64::NAN))
             .collect())
     };
-    let offsets: Vec<f64> = f64s(&trials, "o")?
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .collect();
+    let o = f64s(&trials, "o")?;
+    let offsets: Vec<f64> = o.iter().copied().filter(|v| v.is_finite()).collect();
     if offsets.is_empty() {
         return Ok(None);
     }
-    let names = crate::data::text_column(&per, "s")?;
-    let (n, absmax) = (f64s(&per, "n")?, f64s(&per, "absmax")?);
-    // Each participant's mean offset summed here in row order: a polars group-by's sums are
-    // not the same to the last bit from run to run.
-    let mut sums: std::collections::HashMap<String, (f64, usize)> = Default::default();
-    for (s, o) in crate::data::text_column(&trials, "s")?
+    let fd = has_frames.then(|| f64s(&trials, "fd")).transpose()?;
+    let fl = has_flagged.then(|| f64s(&trials, "fl")).transpose()?;
+    // One pass per participant, in row order, participants sorted (a polars group-by's sums
+    // are not the same to the last bit from run to run). Missing values are left out.
+    #[derive(Default)]
+    struct Acc {
+        n: usize,
+        sum: f64,
+        measured: usize,
+        abs_max: Option<f64>,
+        frames_dropped: f64,
+        flagged: f64,
+    }
+    let mut per: std::collections::BTreeMap<String, Acc> = Default::default();
+    for (r, s) in crate::data::text_column(&trials, "s")?
         .into_iter()
-        .zip(f64s(&trials, "o")?)
+        .enumerate()
     {
-        let e = sums.entry(s).or_default();
-        if o.is_finite() {
-            e.0 += o;
-            e.1 += 1;
+        let a = per.entry(s).or_default();
+        a.n += 1;
+        if o[r].is_finite() {
+            a.sum += o[r];
+            a.measured += 1;
+            a.abs_max = Some(a.abs_max.map_or(o[r].abs(), |m| m.max(o[r].abs())));
+        }
+        if let Some(v) = fd.as_ref().map(|v| v[r]).filter(|v| v.is_finite()) {
+            a.frames_dropped += v;
+        }
+        if let Some(v) = fl.as_ref().map(|v| v[r]).filter(|v| v.is_finite()) {
+            a.flagged += v;
         }
     }
-    let mean: Vec<f64> = names
-        .iter()
-        .map(|s| match sums.get(s) {
-            Some(&(sum, k)) if k > 0 => sum / k as f64,
-            _ => f64::NAN,
-        })
-        .collect();
-    let fd = if has_frames {
-        Some(f64s(&per, "fd")?)
-    } else {
-        None
-    };
-    let fl = if has_flagged {
-        Some(f64s(&per, "fl")?)
-    } else {
-        None
-    };
     let mut participants = Named::default();
-    for (i, name) in names.into_iter().enumerate() {
+    for (name, a) in per {
         participants.push(
             name,
             ParticipantQuality {
-                n_trials: n[i] as usize,
-                av_offset_mean: mean[i],
-                av_offset_abs_max: absmax[i],
-                frames_dropped: fd.as_ref().map(|v| v[i]),
-                flagged: fl.as_ref().map(|v| v[i] as usize),
+                n_trials: a.n,
+                av_offset_mean: if a.measured > 0 {
+                    a.sum / a.measured as f64
+                } else {
+                    f64::NAN
+                },
+                av_offset_abs_max: a.abs_max.unwrap_or(f64::NAN),
+                frames_dropped: has_frames.then_some(a.frames_dropped),
+                flagged: has_flagged.then_some(a.flagged as usize),
             },
         );
     }
